@@ -1,0 +1,88 @@
+"""The application: `create_app(settings)` wires the edges to one database."""
+
+import logging
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from accord.jobs.worker import JobWorker
+from accord.legacy.routes import LegacyContext
+from accord.legacy.routes import routes as legacy_routes
+from accord.services.transactions import Database, open_database
+from accord.settings import Settings
+
+access_log = logging.getLogger("accord.access")
+
+
+def create_app(settings: Settings, *, database: Database | None = None) -> FastAPI:
+    """The ASGI application for `settings` (a given `database` is used as is, and kept open)."""
+    owns_database = database is None
+    db = database or open_database(
+        settings.database_url, sqlite_synchronous=settings.sqlite_synchronous
+    )
+    worker = JobWorker(db, jira=None) if settings.run_jobs else None
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        if worker:
+            worker.start()
+        yield
+        if worker:
+            worker.stop()
+        if owns_database:
+            db.dispose()
+
+    app = FastAPI(
+        title="Accord", lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None
+    )
+    context = LegacyContext(db, jira=None, max_request_bytes=settings.max_request_bytes)
+    for route in legacy_routes(context):
+        app.router.routes.append(route)
+    if settings.access_log:
+        app.add_middleware(AccessLog)
+    return app
+
+
+class AccessLog:
+    """One line per request: method, path, the legacy command, status and time.
+
+    Never the query string or the body: they carry the API key and users' data.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started, status = time.perf_counter(), 0
+
+        async def sending(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, sending)
+        finally:
+            access_log.info(
+                "%s %s %s %d %.1fms",
+                scope["method"],
+                scope["path"],
+                _command(scope),
+                status,
+                (time.perf_counter() - started) * 1000,
+            )
+
+
+def _command(scope: Scope) -> str:
+    query: bytes = scope.get("query_string", b"")
+    for part in query.split(b"&"):
+        if part.startswith(b"command="):
+            return "command=" + part[8:40].decode("ascii", "replace")
+    return "-"

@@ -1,0 +1,346 @@
+"""The administrator's command line: `accord serve`, `accord db upgrade`, users, rights, ...
+
+Every command reads the database from ACCORD_DATABASE_URL (default: accord.db here).
+An error prints one line to stderr and exits with status 1.
+"""
+
+import logging
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Annotated, TypeVar
+
+import typer
+import uvicorn
+
+from accord.app import create_app
+from accord.domain.errors import AccordError
+from accord.domain.schema import FieldType
+from accord.domain.users import Actor
+from accord.services import auth, demo, dictionaries, directories, migrations, users
+from accord.services.transactions import (
+    Database,
+    DatabaseError,
+    Transaction,
+    open_database,
+    run,
+)
+from accord.settings import Settings
+
+T = TypeVar("T")
+app = typer.Typer(help="Accord, the CRM server.", no_args_is_help=True, add_completion=False)
+db_app = typer.Typer(help="The database schema.", no_args_is_help=True)
+apikey_app = typer.Typer(help="The API key of the legacy API.", no_args_is_help=True)
+user_app = typer.Typer(help="Users.", no_args_is_help=True)
+group_app = typer.Typer(help="Groups of users.", no_args_is_help=True)
+field_app = typer.Typer(help="Fields of directories.", no_args_is_help=True)
+dictionary_app = typer.Typer(help="Dictionaries.", no_args_is_help=True)
+directory_app = typer.Typer(help="Directories.", no_args_is_help=True)
+for sub, name in [
+    (db_app, "db"),
+    (apikey_app, "apikey"),
+    (user_app, "user"),
+    (group_app, "group"),
+    (field_app, "field"),
+    (dictionary_app, "dictionary"),
+    (directory_app, "directory"),
+]:
+    app.add_typer(sub, name=name)
+
+CLI = Actor.system("cli")
+
+
+def main() -> None:
+    app()
+
+
+@contextmanager
+def _errors() -> Iterator[None]:
+    """Turn what can go wrong into one clear line and a non-zero exit."""
+    try:
+        yield
+    except AccordError as error:
+        _fail(error.message)
+    except DatabaseError as error:
+        _fail(f"database error: {error} (is the database reachable and upgraded?)")
+
+
+def _fail(message: str) -> None:
+    typer.echo(f"error: {message}", err=True)
+    raise typer.Exit(1)
+
+
+def _database() -> Database:
+    settings = Settings.from_env()
+    return open_database(settings.database_url, sqlite_synchronous=settings.sqlite_synchronous)
+
+
+def _do(work: Callable[[Transaction], T], *, write: bool = True) -> T:
+    database = _database()
+    try:
+        with _errors():
+            if write:
+                migrations.require_current_schema(database)
+            return run(database, work, write=write)
+    finally:
+        database.dispose()
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+# Server and database
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+) -> None:
+    """Run the HTTP server (legacy API)."""
+    settings = Settings.from_env()
+    database = _database()
+    with _errors():
+        migrations.require_current_schema(database)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    typer.echo(f"Accord serving {_safe_url(settings.database_url)} on http://{host}:{port}")
+    uvicorn.run(
+        create_app(settings, database=database),
+        host=host,
+        port=port,
+        access_log=False,
+        log_config=None,
+        server_header=False,
+    )
+
+
+def _safe_url(url: str) -> str:
+    """The URL without its password, if it has one."""
+    scheme, sep, rest = url.partition("://")
+    credentials, at, host = rest.rpartition("@")
+    if not at or ":" not in credentials:
+        return url
+    return f"{scheme}{sep}{credentials.split(':', 1)[0]}:***@{host}"
+
+
+@db_app.command("upgrade")
+def db_upgrade() -> None:
+    """Create or migrate the database schema to the newest version."""
+    database = _database()
+    with _errors():
+        revision = migrations.upgrade_schema(database)
+    typer.echo(f"database at revision {revision}")
+
+
+@app.command("demo")
+def demo_command(
+    if_needed: Annotated[
+        bool, typer.Option("--if-needed", help="Do nothing (but say so) if already loaded.")
+    ] = False,
+) -> None:
+    """Load the demo data set (once) and print the API key and the admin login."""
+    if if_needed and _do(demo.demo_loaded, write=False):
+        key_works = _do(lambda tx: auth.api_key_is(tx, demo.DEMO_API_KEY), write=False)
+        shown = demo.DEMO_API_KEY if key_works else "(changed since the demo was loaded)"
+        typer.echo(f"Demo data already loaded.\nAPI key: {shown}\nAdmin login: {demo.ADMIN}")
+        return
+    loaded = _do(demo.load_demo)
+    typer.echo(f"Demo data loaded.\nAPI key: {loaded.api_key}\nAdmin login: {loaded.admin}")
+
+
+# API key
+
+
+@apikey_app.command("generate")
+def apikey_generate() -> None:
+    """Make a new random API key (shown once; the old key stops working)."""
+    typer.echo(_do(auth.generate_api_key))
+
+
+@apikey_app.command("set")
+def apikey_set(key: str) -> None:
+    """Make KEY the API key (the old key stops working)."""
+    _do(lambda tx: auth.set_api_key(tx, key))
+    typer.echo("API key set")
+
+
+# Users and groups
+
+
+@user_app.command("add")
+def user_add(
+    login: str,
+    admin: Annotated[
+        bool, typer.Option("--admin", help="An administrator holds every right.")
+    ] = False,
+    email: Annotated[str, typer.Option(help="E-mail address.")] = "",
+) -> None:
+    """Add a user."""
+    user = _do(lambda tx: users.add_user(tx, login, email=email, is_admin=admin, actor=CLI))
+    typer.echo(f"user {user.login} added" + (" (administrator)" if user.is_admin else ""))
+
+
+@user_app.command("list")
+def user_list() -> None:
+    """List users: login, e-mail, role, state."""
+    for user in _do(lambda tx: users.list_users(tx, actor=CLI), write=False):
+        role = "admin" if user.is_admin else "user"
+        state = "active" if user.is_active else "disabled"
+        typer.echo(f"{user.login}\t{user.email}\t{role}\t{state}")
+
+
+@user_app.command("disable")
+def user_disable(login: str) -> None:
+    """Disable a user: the user can no longer call the API."""
+    _do(lambda tx: users.set_user_active(tx, login, False, actor=CLI))
+    typer.echo(f"user {login} disabled")
+
+
+@user_app.command("enable")
+def user_enable(login: str) -> None:
+    """Enable a disabled user again."""
+    _do(lambda tx: users.set_user_active(tx, login, True, actor=CLI))
+    typer.echo(f"user {login} enabled")
+
+
+@group_app.command("add")
+def group_add(name: str) -> None:
+    """Add a group."""
+    group = _do(lambda tx: users.add_group(tx, name, actor=CLI))
+    typer.echo(f"group {group.name} added")
+
+
+@group_app.command("list")
+def group_list() -> None:
+    """List groups."""
+    for group in _do(lambda tx: users.list_groups(tx, actor=CLI), write=False):
+        typer.echo(group.name)
+
+
+@group_app.command("members")
+def group_members(
+    name: str,
+    add: Annotated[list[str] | None, typer.Argument(help="Logins to add to the group.")] = None,
+) -> None:
+    """List a group's members, or add the logins given after its name."""
+    if add:
+        _do(lambda tx: users.add_members(tx, name, add, actor=CLI))
+    for login in _do(lambda tx: users.group_members(tx, name, actor=CLI), write=False):
+        typer.echo(login)
+
+
+_RIGHT_HELP = (
+    "main-menu, dictionaries.add, dictionaries.remove, or DIRECTORY.view|add|edit|remove|all "
+    "(for example companies.edit)"
+)
+
+
+@app.command()
+def grant(
+    right: Annotated[str, typer.Argument(help=_RIGHT_HELP)],
+    user: Annotated[str | None, typer.Option(help="Login of the user.")] = None,
+    group: Annotated[str | None, typer.Option(help="Name of the group.")] = None,
+) -> None:
+    """Grant a right to a user or a group."""
+    added = _do(lambda tx: users.grant(tx, right, user=user, group=group, actor=CLI))
+    typer.echo(f"{right} granted to {user or group}" + ("" if added else " (already held)"))
+
+
+@app.command()
+def revoke(
+    right: Annotated[str, typer.Argument(help=_RIGHT_HELP)],
+    user: Annotated[str | None, typer.Option(help="Login of the user.")] = None,
+    group: Annotated[str | None, typer.Option(help="Name of the group.")] = None,
+) -> None:
+    """Take a right back from a user or a group."""
+    removed = _do(lambda tx: users.revoke(tx, right, user=user, group=group, actor=CLI))
+    typer.echo(f"{right} revoked from {user or group}" + ("" if removed else " (was not held)"))
+
+
+# Directories, fields, dictionaries
+
+
+@directory_app.command("add")
+def directory_add(code: str, name: str) -> None:
+    """Add a custom directory (with a required text field "Name")."""
+    directory = _do(lambda tx: directories.add_directory(tx, code, name, actor=CLI))
+    typer.echo(f"directory {directory.code} ({directory.name}) added")
+
+
+@directory_app.command("list")
+def directory_list() -> None:
+    """List directories: code and name."""
+    for directory in _do(lambda tx: tx.schema.directories, write=False):
+        typer.echo(f"{directory.code}\t{directory.name}")
+
+
+@field_app.command("add")
+def field_add(
+    directory: str,
+    name: str,
+    type_: Annotated[FieldType, typer.Option("--type", help="The field's type.")] = FieldType.TEXT,
+    dictionary: Annotated[str | None, typer.Option(help="For dictionary fields.")] = None,
+    link_to: Annotated[str | None, typer.Option(help="For link fields: the directory.")] = None,
+    multiple: Annotated[bool, typer.Option("--multiple", help="Several values.")] = False,
+    required: Annotated[bool, typer.Option("--required")] = False,
+    unique: Annotated[bool, typer.Option("--unique")] = False,
+) -> None:
+    """Add a custom field to a directory; prints its generated code."""
+    field = _do(
+        lambda tx: directories.add_field(
+            tx,
+            directory,
+            name,
+            type_,
+            dictionary=dictionary,
+            link_to=link_to,
+            multiple=multiple,
+            required=required,
+            unique=unique,
+            actor=CLI,
+        )
+    )
+    typer.echo(field.code)
+
+
+@field_app.command("list")
+def field_list(directory: str) -> None:
+    """List a directory's fields: code, name, type."""
+
+    def fields(tx: Transaction) -> list[str]:
+        schema = tx.schema
+        found = schema.find_directory(directory)
+        return [
+            _describe(f.code, f.name, f.type, f.multiple, f.required, f.unique)
+            for f in schema.fields_of(found)
+        ]
+
+    for line in _do(fields, write=False):
+        typer.echo(line)
+
+
+def _describe(code: str, name: str, kind: FieldType, *flags: bool) -> str:
+    marks = [m for m, on in zip(("multiple", "required", "unique"), flags, strict=True) if on]
+    return "\t".join([code, name, kind.value, *marks])
+
+
+@dictionary_app.command("add")
+def dictionary_add(
+    name: str,
+    values: Annotated[list[str] | None, typer.Argument(help="Its values, in order.")] = None,
+) -> None:
+    """Add a dictionary, with values."""
+    created = _do(lambda tx: dictionaries.create_dictionary(tx, name, values or [], actor=CLI))
+    typer.echo(f"dictionary {created.name} added with {len(created.values)} values")
+
+
+@dictionary_app.command("list")
+def dictionary_list(
+    name: Annotated[str | None, typer.Argument(help="A dictionary: list its values.")] = None,
+) -> None:
+    """List dictionaries, or the values of one."""
+
+    def lines(tx: Transaction) -> list[str]:
+        if name is None:
+            return [d.name for d in tx.schema.dictionaries]
+        return [f"{v.id}\t{v.label}" for v in tx.schema.find_dictionary(name).values]
+
+    for line in _do(lines, write=False):
+        typer.echo(line)

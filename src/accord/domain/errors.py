@@ -1,0 +1,150 @@
+"""Domain errors: each has a stable machine-readable code and a human message.
+
+The messages are the legacy API's exact wording (spec/legacy-api.md, section 7); other
+edges map the code to their own format in one place.
+"""
+
+from typing import ClassVar
+
+from accord.domain.text import printable
+
+
+class AccordError(Exception):
+    """Base of every error a user can cause; never a crash."""
+
+    code: ClassVar[str] = "error"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class ApiKeyNotConfigured(AccordError):
+    code = "api_key_not_configured"
+
+    def __init__(self) -> None:
+        super().__init__("API key is not configured")
+
+
+class WrongApiKey(AccordError):
+    code = "wrong_api_key"
+
+    def __init__(self) -> None:
+        super().__init__("Wrong API key")
+
+
+class UserNotFound(AccordError):
+    code = "user_not_found"
+
+    def __init__(self) -> None:
+        super().__init__("User not found")
+
+
+class PermissionDenied(AccordError):
+    code = "permission_denied"
+
+    def __init__(self, right_name: str) -> None:
+        super().__init__(f"Permission denied: {right_name}")
+        self.right_name = right_name
+
+
+class ParameterRequired(AccordError):
+    code = "parameter_required"
+
+    def __init__(self, name: str) -> None:
+        super().__init__(f"Parameter {printable(name)} is required")
+        self.name = name
+
+
+class InvalidParameter(AccordError):
+    code = "invalid_parameter"
+
+    def __init__(self, name: str, value: str) -> None:
+        super().__init__(f"Invalid value for parameter {printable(name)}: {printable(value)}")
+        self.name = name
+
+
+class EntryNotFound(AccordError):
+    code = "entry_not_found"
+
+    def __init__(self, directory_code: str) -> None:
+        noun = {"CLIENTS": "Company", "CONTACTS": "Contact"}.get(directory_code, "Entry")
+        super().__init__(f"{noun} not found")
+        self.directory_code = directory_code
+
+
+class DirectoryNotFound(AccordError):
+    code = "directory_not_found"
+
+    def __init__(self, name: str) -> None:
+        super().__init__(f"Directory not found: {printable(name)}")
+
+
+class DictionaryNotFound(AccordError):
+    code = "dictionary_not_found"
+
+    def __init__(self, name: str) -> None:
+        super().__init__(f"Dictionary not found: {printable(name)}")
+
+
+class FieldNotFound(AccordError):
+    code = "field_not_found"
+
+    def __init__(self, name: str) -> None:
+        super().__init__(f"Field not found: {printable(name)}")
+        self.name = name
+
+
+class FieldReadOnly(AccordError):
+    code = "field_read_only"
+
+    def __init__(self, name: str) -> None:
+        super().__init__(f"Field is read-only: {printable(name)}")
+        self.name = name
+
+
+class InvalidValue(AccordError):
+    code = "invalid_value"
+
+    def __init__(self, field_name: str, value: str) -> None:
+        super().__init__(f"Invalid value for field {field_name}: {printable(value)}")
+        self.field_name = field_name
+
+
+class DuplicateValue(AccordError):
+    code = "duplicate_value"
+
+    def __init__(self, field_name: str, value: str) -> None:
+        super().__init__(
+            f"Value '{printable(value)}' of unique field '{field_name}' already exists"
+        )
+        self.field_name = field_name
+
+
+class DictionaryValueExists(AccordError):
+    code = "dictionary_value_exists"
+
+    def __init__(self, value: str, dictionary_name: str) -> None:
+        super().__init__(
+            f"Value '{printable(value)}' already exists in dictionary '{dictionary_name}'"
+        )
+
+
+class DictionaryValueNotFound(AccordError):
+    code = "dictionary_value_not_found"
+
+    def __init__(self, value: str, dictionary_name: str) -> None:
+        super().__init__(f"Value '{printable(value)}' not found in dictionary '{dictionary_name}'")
+
+
+class JiraNotConnected(AccordError):
+    code = "jira_not_connected"
+
+    def __init__(self) -> None:
+        super().__init__("Jira is not connected")
+
+
+class Conflict(AccordError):
+    """A name an administrator chose is already taken (a user, group, field, ...)."""
+
+    code = "conflict"

@@ -1,0 +1,65 @@
+"""How Accord compares human-typed text: case, white space and look-alike letters."""
+
+import hashlib
+import re
+
+KEY_LENGTH = 200
+"""Longest lookup key stored in an index; longer values are shortened with a digest."""
+
+MESSAGE_VALUE_LENGTH = 200
+"""Longest user value echoed back inside an error message."""
+
+_WHITESPACE = re.compile(r"\s+")
+
+# Cyrillic letters that look like Latin ones. The vendor's own documentation writes
+# "Сompany name" with a Cyrillic "С", so names are compared with these folded to Latin.
+_HOMOGLYPHS = str.maketrans(
+    "АВЕКМНОРСТУХаеорсухіјѕԁӏІЈЅ",
+    "ABEKMHOPCTYXaeopcyxijsdlIJS",
+)
+
+
+def fold(text: str) -> str:
+    """The case-insensitive form of `text` (Unicode case folding)."""
+    return text.casefold()
+
+
+def name_form(text: str) -> str:
+    """The form in which display names are compared.
+
+    Case-insensitive, runs of white space collapsed, Cyrillic look-alikes read as Latin.
+    """
+    return _WHITESPACE.sub(" ", text.translate(_HOMOGLYPHS)).strip().casefold()
+
+
+def compact_form(text: str) -> str:
+    """The case-insensitive form of `text` with all white space removed."""
+    return _WHITESPACE.sub("", text).casefold()
+
+
+def index_key(folded: str) -> str:
+    """A key of at most KEY_LENGTH characters that is equal exactly when `folded` is.
+
+    Short values are their own key; long ones keep a prefix and add a SHA-256 digest,
+    so an index entry stays small (PostgreSQL limits a b-tree entry to ~2.7 kB).
+    """
+    if len(folded) <= KEY_LENGTH:
+        return folded
+    digest = hashlib.sha256(folded.encode("utf-8", "surrogatepass")).hexdigest()
+    return folded[: KEY_LENGTH - 65] + "#" + digest
+
+
+def has_invalid_characters(text: str) -> bool:
+    """True when `text` holds undecodable bytes (lone surrogates) or control characters."""
+    return any(
+        ("\ud800" <= ch <= "\udfff") or (ch < " " and ch not in "\t\n\r") or ch == "\x7f"
+        for ch in text
+    )
+
+
+def printable(text: str) -> str:
+    """`text` made safe to echo in a message: undecodable bytes as U+FFFD, long text cut."""
+    cleaned = "".join("\ufffd" if "\ud800" <= ch <= "\udfff" else ch for ch in text)
+    if len(cleaned) > MESSAGE_VALUE_LENGTH:
+        return cleaned[:MESSAGE_VALUE_LENGTH] + "…"
+    return cleaned

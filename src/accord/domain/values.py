@@ -1,0 +1,405 @@
+"""Field values by type: parsing what users type, rendering, index keys and search.
+
+Parsing is strict: a value either fits its field's type or is refused with
+`Invalid value for field <name>: <value>`; nothing is silently changed except
+surrounding white space, which is trimmed.
+"""
+
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal, InvalidOperation
+from typing import Protocol
+
+from accord.domain.entries import Entry, StoredValue, parse_id
+from accord.domain.errors import AccordError, FieldReadOnly, InvalidValue
+from accord.domain.schema import Dictionary, Directory, Field, FieldType, Schema
+from accord.domain.text import fold, has_invalid_characters, index_key
+
+MAX_TEXT_LENGTH = 10_000
+MAX_LABEL_LENGTH = 255
+"""Longest dictionary label (a value of a dictionary, position or the like)."""
+UNSUPPORTED = "Unsupported"
+
+_NUMBER = re.compile(r"[+-]?\d{1,24}(?:[.,]\d{1,12})?")
+_ISO_DATE = re.compile(r"(\d{4})-(\d{2})-(\d{2})")
+_DOTTED_DATE = re.compile(r"(\d{2})\.(\d{2})\.(\d{4})")
+_EMAIL = re.compile(r"[^@\s]+@[^@\s]+")
+_LINK_ID = re.compile(r"\(([0-9]+)\)")
+_CHECKBOX = {
+    "true": True,
+    "yes": True,
+    "1": True,
+    "on": True,
+    "false": False,
+    "no": False,
+    "0": False,
+    "off": False,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class RawValue:
+    """A value as a user typed it; `display` marks a display text (a name, never an id)."""
+
+    text: str
+    display: bool = False
+
+
+class Lookup(Protocol):
+    """Read-only questions parsing and searching ask of the stored data."""
+
+    def entry_exists(self, directory: Directory, entry_id: int) -> bool: ...
+
+    def entry_named(self, directory: Directory, name: str) -> int | None:
+        """The entry a name designates (exact, else white-space-blind; lowest id)."""
+
+    def entries_named(self, directory: Directory, name: str) -> list[int]:
+        """Every entry whose name is exactly `name` (case-insensitive)."""
+
+    def user_id(self, login: str) -> int | None: ...
+
+    def group_id(self, name: str) -> int | None: ...
+
+
+class Resolver(Lookup, Protocol):
+    """A Lookup that may also create what a value names, as the spec allows."""
+
+    def create_named(self, field: Field, directory: Directory, name: str) -> int:
+        """Create an entry named `name` in `directory` for a link field that auto-creates."""
+
+    def add_position(self, dictionary: Dictionary, label: str) -> int:
+        """Add `label` to the Position dictionary; return the new value's id."""
+
+
+# Parsing
+
+
+def parse_value(
+    field: Field, raw: str, *, display: bool, schema: Schema, resolver: Resolver
+) -> StoredValue | None:
+    """The stored form of `raw` for `field`, or None to clear the field.
+
+    `display` marks a display text (a `view-clients-*` parameter): dictionaries and
+    links then take a label or a name only, never an id.
+    """
+    if not field.type.is_stored:
+        raise FieldReadOnly(field.name)
+    if len(raw) > MAX_TEXT_LENGTH or has_invalid_characters(raw):
+        raise InvalidValue(field.name, raw)
+    text = raw.strip()
+    if not text:
+        return None
+    return _PARSERS[field.type](_Parse(field, text, display, schema, resolver))
+
+
+@dataclass(frozen=True, slots=True)
+class _Parse:
+    field: Field
+    text: str
+    display: bool
+    schema: Schema
+    resolver: Resolver
+
+    def invalid(self) -> InvalidValue:
+        return InvalidValue(self.field.name, self.text)
+
+
+def _parse_text(p: _Parse) -> StoredValue:
+    return p.text
+
+
+def _parse_email(p: _Parse) -> StoredValue:
+    if not _EMAIL.fullmatch(p.text):
+        raise p.invalid()
+    return p.text
+
+
+def _parse_url(p: _Parse) -> StoredValue:
+    if any(ch.isspace() for ch in p.text):
+        raise p.invalid()
+    return p.text
+
+
+def _parse_number(p: _Parse) -> StoredValue:
+    canonical = canonical_number(p.text)
+    if canonical is None:
+        raise p.invalid()
+    return canonical
+
+
+def _parse_date(p: _Parse) -> StoredValue:
+    canonical = canonical_date(p.text)
+    if canonical is None:
+        raise p.invalid()
+    return canonical
+
+
+def _parse_checkbox(p: _Parse) -> StoredValue:
+    checked = _CHECKBOX.get(p.text.lower())
+    if checked is None:
+        raise p.invalid()
+    return checked
+
+
+def _parse_dictionary(p: _Parse) -> StoredValue:
+    dictionary = p.schema.dictionary(_dictionary_id(p.field))
+    tokens = _tokens(p.text) if p.field.multiple else [p.text]
+    ids: list[int] = []
+    for token in tokens:
+        value = dictionary.find_value(token, by_id=not p.display)
+        if value is None:
+            if p.field.type is not FieldType.POSITION or len(token) > MAX_LABEL_LENGTH:
+                raise InvalidValue(p.field.name, token)
+            ids.append(p.resolver.add_position(dictionary, token))
+        elif value.id not in ids:
+            ids.append(value.id)
+    return ids if p.field.multiple else ids[0]
+
+
+def _parse_link(p: _Parse) -> StoredValue:
+    target = p.schema.directory(_target_id(p.field))
+    if not p.field.multiple:
+        return _link_one(p, target, p.text)
+    whole = None if _LINK_ID.fullmatch(p.text) else p.resolver.entry_named(target, p.text)
+    tokens = [p.text] if whole is not None else _tokens(p.text)
+    ids: list[int] = []
+    for token in tokens:
+        entry_id = _link_one(p, target, token)
+        if entry_id not in ids:
+            ids.append(entry_id)
+    return ids
+
+
+def _link_one(p: _Parse, target: Directory, token: str) -> int:
+    ref = entry_reference(token, display=p.display)
+    if isinstance(ref, int):
+        if not p.resolver.entry_exists(target, ref):
+            raise InvalidValue(p.field.name, token)
+        return ref
+    if ref is None:
+        raise InvalidValue(p.field.name, token)
+    found = p.resolver.entry_named(target, ref)
+    if found is not None:
+        return found
+    if p.field.auto_create:
+        return p.resolver.create_named(p.field, target, ref)
+    raise InvalidValue(p.field.name, token)
+
+
+def entry_reference(token: str, *, display: bool = False) -> int | str | None:
+    """What a link token names: an id (`(id)`, or bare digits unless `display`) or a name.
+
+    None for an id that cannot be one (zero, or too large).
+    """
+    match = _LINK_ID.fullmatch(token)
+    if match:
+        return parse_id(match.group(1))
+    if token.isascii() and token.isdigit() and not display:
+        return parse_id(token)
+    return token
+
+
+def _parse_user(p: _Parse) -> StoredValue:
+    user_id = p.resolver.user_id(p.text)
+    if user_id is None:
+        raise p.invalid()
+    return user_id
+
+
+def _parse_group(p: _Parse) -> StoredValue:
+    group_id = p.resolver.group_id(p.text)
+    if group_id is None:
+        raise p.invalid()
+    return group_id
+
+
+_PARSERS: dict[FieldType, Callable[[_Parse], StoredValue]] = {
+    FieldType.TEXT: _parse_text,
+    FieldType.EMAIL: _parse_email,
+    FieldType.URL: _parse_url,
+    FieldType.NUMBER: _parse_number,
+    FieldType.DATE: _parse_date,
+    FieldType.CHECKBOX: _parse_checkbox,
+    FieldType.DICTIONARY: _parse_dictionary,
+    FieldType.POSITION: _parse_dictionary,
+    FieldType.LINK: _parse_link,
+    FieldType.USER: _parse_user,
+    FieldType.GROUP: _parse_group,
+}
+
+
+def canonical_number(text: str) -> str | None:
+    """`10`, `10.5` and `10,5` as one canonical decimal string; None if not a number."""
+    if not _NUMBER.fullmatch(text):
+        return None
+    try:
+        number = Decimal(text.replace(",", "."))
+    except InvalidOperation:  # pragma: no cover - the pattern admits only valid decimals
+        return None
+    rendered = format(number.normalize(), "f")
+    return "0" if rendered in ("-0", "+0") else rendered
+
+
+def canonical_date(text: str) -> str | None:
+    """`yyyy-MM-dd` or `dd.MM.yyyy` as an ISO date string; None if not a real date."""
+    iso, dotted = _ISO_DATE.fullmatch(text), _DOTTED_DATE.fullmatch(text)
+    if iso:
+        year, month, day = iso.groups()
+    elif dotted:
+        day, month, year = dotted.groups()
+    else:
+        return None
+    try:
+        return date(int(year), int(month), int(day)).isoformat()
+    except ValueError:
+        return None
+
+
+def _tokens(text: str) -> list[str]:
+    return [token.strip() for token in text.split(",") if token.strip()]
+
+
+def _dictionary_id(field: Field) -> int:
+    if field.dictionary_id is None:  # pragma: no cover - the schema guarantees it
+        raise AccordError(f"Field {field.name} has no dictionary")
+    return field.dictionary_id
+
+
+def _target_id(field: Field) -> int:
+    if field.target_directory_id is None:  # pragma: no cover - the schema guarantees it
+        raise AccordError(f"Field {field.name} has no target directory")
+    return field.target_directory_id
+
+
+# Rendering (the legacy API's flat text form, spec section 3.2)
+
+
+def render_flat(field: Field, entry: Entry, schema: Schema) -> str:
+    """The text form of `field`'s value in `entry`; "" when empty."""
+    kind = field.type
+    if kind is FieldType.CONTACTS:
+        return UNSUPPORTED
+    if kind is FieldType.CREATOR:
+        return entry.names.users.get(entry.created_by or 0, "")
+    if kind is FieldType.CREATED_AT:
+        return entry.created_at.strftime("%Y-%m-%d %H:%M:%S")
+    value = entry.values.get(field.code)
+    if value is None:
+        return ""
+    if kind is FieldType.CHECKBOX:
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return value
+    return ",".join(_render_refs(field, _as_ids(value), schema, entry))
+
+
+def _render_refs(field: Field, ids: Sequence[int], schema: Schema, entry: Entry) -> list[str]:
+    names = entry.names
+    if field.type in (FieldType.DICTIONARY, FieldType.POSITION):
+        found = (schema.label(i) for i in ids)
+    elif field.type is FieldType.LINK:
+        target = _target_id(field)
+        found = (names.entries.get((target, i)) for i in ids)
+    elif field.type is FieldType.USER:
+        found = (names.users.get(i) for i in ids)
+    else:
+        found = (names.groups.get(i) for i in ids)
+    return [name for name in found if name is not None]
+
+
+def _as_ids(value: StoredValue) -> list[int]:
+    if isinstance(value, list):
+        return value
+    return [int(value)]
+
+
+def referenced_ids(field: Field, value: StoredValue | None) -> list[int]:
+    """The ids a reference field's value points at (entries, users, groups, labels)."""
+    if value is None or field.type in (FieldType.TEXT, FieldType.EMAIL, FieldType.URL):
+        return []
+    if field.type in (FieldType.NUMBER, FieldType.DATE, FieldType.CHECKBOX):
+        return []
+    return _as_ids(value)
+
+
+# Index keys and search
+
+
+def index_keys(field: Field, value: StoredValue | None) -> list[str]:
+    """The keys under which an entry is found by this field's value (none when empty)."""
+    if value is None:
+        return []
+    if isinstance(value, bool):
+        return ["true" if value else "false"]
+    if isinstance(value, str):
+        return [index_key(fold(value))]
+    return [str(i) for i in _as_ids(value)]
+
+
+@dataclass(frozen=True, slots=True)
+class Criterion:
+    """One field compared with one value: every group must hold one of its keys.
+
+    No groups means "the field is empty"; a group with no keys can match nothing.
+    """
+
+    field: Field
+    groups: tuple[tuple[str, ...], ...]
+
+    @property
+    def matches_empty(self) -> bool:
+        return not self.groups
+
+
+def criterion(field: Field, query: str, *, schema: Schema, lookup: Lookup) -> Criterion:
+    """What `field = query` means, compared as the legacy API does.
+
+    The query matches the rendered value case-insensitively; a link also matches by
+    `(id)`; for a multi-valued field every comma-separated part must be present.
+    """
+    if not field.type.is_stored:
+        raise FieldReadOnly(field.name)
+    text = query.strip()
+    if not text:
+        return Criterion(field, ())
+    if has_invalid_characters(text):
+        return Criterion(field, ((),))
+    parts = _tokens(text) if field.multiple else [text]
+    return Criterion(
+        field, tuple(tuple(_search_keys(field, part, schema, lookup)) for part in parts)
+    )
+
+
+def _search_keys(field: Field, text: str, schema: Schema, lookup: Lookup) -> list[str]:
+    kind = field.type
+    if kind is FieldType.NUMBER:
+        return _maybe(canonical_number(text))
+    if kind is FieldType.DATE:
+        return _maybe(canonical_date(text))
+    if kind is FieldType.CHECKBOX:
+        checked = _CHECKBOX.get(text.lower())
+        return [] if checked is None else index_keys(field, checked)
+    if kind in (FieldType.DICTIONARY, FieldType.POSITION):
+        value = schema.dictionary(_dictionary_id(field)).find_value(text, by_id=False)
+        return [] if value is None else [str(value.id)]
+    if kind is FieldType.LINK:
+        return _link_search_keys(field, text, schema, lookup)
+    if kind is FieldType.USER:
+        return _maybe(lookup.user_id(text))
+    if kind is FieldType.GROUP:
+        return _maybe(lookup.group_id(text))
+    return [index_key(fold(text))]
+
+
+def _link_search_keys(field: Field, text: str, schema: Schema, lookup: Lookup) -> list[str]:
+    target = schema.directory(_target_id(field))
+    match = _LINK_ID.fullmatch(text)
+    if match:
+        return _maybe(parse_id(match.group(1)))
+    return [str(i) for i in lookup.entries_named(target, text)]
+
+
+def _maybe(value: object | None) -> list[str]:
+    return [] if value is None else [str(value)]

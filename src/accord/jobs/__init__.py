@@ -1,0 +1,1 @@
+"""The jobs edge: background work (the Jira user sync) claimed from the jobs table."""

@@ -1,0 +1,1 @@
+"""The legacy edge: the "CRM for Jira" remote API servlet, as spec/legacy-api.md defines it."""

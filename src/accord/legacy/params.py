@@ -1,0 +1,51 @@
+"""Request parameters, decoded the way a Java servlet decodes them.
+
+UTF-8 with percent-decoding and `+` as a space; blank values are kept; the first value
+of a repeated name is the one read; body parameters override query parameters. Bytes
+that are not UTF-8 are kept as lone surrogates, so that they can never match a name and
+are refused as a value, instead of being silently replaced.
+"""
+
+from collections.abc import Iterator
+from urllib.parse import unquote_to_bytes
+
+
+def decode_pairs(raw: bytes) -> list[tuple[str, str]]:
+    """The `name=value` pairs of a query string or a form-encoded body, in order."""
+    pairs = []
+    for part in raw.split(b"&"):
+        if not part:
+            continue
+        name, _, value = part.partition(b"=")
+        pairs.append((_decode(name), _decode(value)))
+    return pairs
+
+
+def _decode(raw: bytes) -> str:
+    return unquote_to_bytes(raw.replace(b"+", b" ")).decode("utf-8", "surrogateescape")
+
+
+class Params:
+    """One request's parameters: the first value of each name, body over query."""
+
+    def __init__(self, *sources: list[tuple[str, str]]) -> None:
+        self._values: dict[str, str] = {}
+        for pairs in sources:
+            seen: set[str] = set()
+            for name, value in pairs:
+                if name not in seen:
+                    seen.add(name)
+                    self._values[name] = value
+
+    def get(self, name: str) -> str | None:
+        return self._values.get(name)
+
+    def text(self, name: str) -> str:
+        """The value of `name` trimmed, "" when absent."""
+        return (self._values.get(name) or "").strip()
+
+    def __iter__(self) -> Iterator[tuple[str, str]]:
+        return iter(self._values.items())
+
+    def __contains__(self, name: str) -> bool:
+        return name in self._values

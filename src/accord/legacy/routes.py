@@ -1,0 +1,151 @@
+"""The HTTP side of the legacy API: plain Starlette routes, no dependency injection.
+
+Every logical outcome is HTTP 200 with the JSON envelope (clients branch on `success`);
+a crash is HTTP 500 with the same envelope. Parameters are never logged: the API key
+travels in them.
+"""
+
+import logging
+from collections.abc import Iterator
+from contextlib import ExitStack
+from dataclasses import dataclass
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import Response, StreamingResponse
+from starlette.routing import Route
+
+from accord.domain.errors import AccordError
+from accord.domain.rights import GlobalRight
+from accord.legacy.commands import COMMANDS, Call, Command, Listing, Reply, UnknownCommand
+from accord.legacy.commands import update_or_create as _update_or_create
+from accord.legacy.params import Params, decode_pairs
+from accord.legacy.render import MEDIA_TYPE, failure, listing, success
+from accord.services import auth
+from accord.services.jira import JiraGateway
+from accord.services.transactions import Database, Transaction, run, transaction
+
+API_PATH = "/plugins/servlet/crm/api"
+UPDATE_NOM_PATH = "/rest/catalog-rest/1.0/catalog/updateNom"
+FORM = "application/x-www-form-urlencoded"
+EDGE = "legacy"
+_log = logging.getLogger(__name__)
+
+_UPDATE_NOM = Command(lambda call: _update_or_create(call, "nomId"), writes=True)
+
+
+@dataclass(frozen=True, slots=True)
+class LegacyContext:
+    database: Database
+    jira: JiraGateway | None
+    max_request_bytes: int
+
+
+def routes(context: LegacyContext) -> list[Route]:
+    async def api(request: Request) -> Response:
+        return await _handle(context, request, None)
+
+    async def update_nom(request: Request) -> Response:
+        return await _handle(context, request, _UPDATE_NOM)
+
+    return [
+        Route(API_PATH, api, methods=["GET", "POST"]),
+        Route(UPDATE_NOM_PATH, update_nom, methods=["GET", "POST"]),
+    ]
+
+
+async def _handle(context: LegacyContext, request: Request, fixed: Command | None) -> Response:
+    params = await _read_params(request, context.max_request_bytes)
+    if params is None:
+        return _json(failure("Request too large"))
+    key = request.headers.get("x-api-key") or params.get("apiKey")
+    try:
+        return await run_in_threadpool(_respond, context, params, key, fixed)
+    except Exception:
+        _log.exception("legacy API call failed: %s %s", request.method, request.url.path)
+        return _json(failure("Internal server error"), status_code=500)
+
+
+async def _read_params(request: Request, limit: int) -> Params | None:
+    """Query and form body parameters (body wins), or None when the request is too large."""
+    query: bytes = request.scope["query_string"]
+    if len(query) > limit:
+        return None
+    body_pairs: list[tuple[str, str]] = []
+    if request.method == "POST":
+        body = bytearray()
+        async for chunk in request.stream():
+            body += chunk
+            if len(body) > limit:
+                return None
+        content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+        if content_type == FORM:
+            body_pairs = decode_pairs(bytes(body))
+    return Params(decode_pairs(query), body_pairs)
+
+
+def _respond(
+    context: LegacyContext, params: Params, key: str | None, fixed: Command | None
+) -> Response:
+    name = params.get("command") or ""
+    command = fixed or COMMANDS.get(name.strip().lower())
+    if command is not None and command.writes:
+        return _json(_write(context, command, params, key))
+    return _read(context, command, name, params, key)
+
+
+def _write(context: LegacyContext, command: Command, params: Params, key: str | None) -> bytes:
+    def work(tx: Transaction) -> bytes:
+        reply = _execute(tx, context, command, "", params, key)
+        assert not isinstance(reply, Listing), "a write command answers with one object"
+        return success(reply)
+
+    try:
+        return run(context.database, work, write=True)
+    except AccordError as error:
+        return failure(error.message)
+
+
+def _read(
+    context: LegacyContext, command: Command | None, name: str, params: Params, key: str | None
+) -> Response:
+    # The transaction stays open while a listing streams out; `_closing` ends it.
+    stack = ExitStack()
+    try:
+        tx = stack.enter_context(transaction(context.database, write=False))
+        reply = _execute(tx, context, command, name, params, key)
+        if isinstance(reply, Listing):
+            chunks = listing(reply.key, reply.entries, reply.directory, tx.schema)
+            return StreamingResponse(_closing(chunks, stack), media_type=MEDIA_TYPE)
+        body = success(reply)
+    except AccordError as error:
+        body = failure(error.message)
+    except BaseException:
+        stack.close()
+        raise
+    stack.close()
+    return _json(body)
+
+
+def _closing(chunks: Iterator[bytes], stack: ExitStack) -> Iterator[bytes]:
+    with stack:
+        yield from chunks
+
+
+def _execute(
+    tx: Transaction,
+    context: LegacyContext,
+    command: Command | None,
+    name: str,
+    params: Params,
+    key: str | None,
+) -> Reply:
+    actor = auth.authenticate(tx, api_key=key, login=params.get("userName"), edge=EDGE)
+    if command is None:
+        raise UnknownCommand(name)
+    actor.rights.require(GlobalRight.MAIN_MENU)
+    return command.run(Call(tx, actor, params, context.jira))
+
+
+def _json(body: bytes, status_code: int = 200) -> Response:
+    return Response(body, status_code=status_code, media_type=MEDIA_TYPE)

@@ -1,0 +1,65 @@
+"""Who is calling: the instance's API key, users, and their rights."""
+
+import hashlib
+import hmac
+import secrets
+
+from accord.domain.errors import AccordError, ApiKeyNotConfigured, UserNotFound, WrongApiKey
+from accord.domain.rights import Rights
+from accord.domain.text import fold
+from accord.domain.users import Actor, User
+from accord.store import instance as instance_store
+from accord.store import users as user_store
+from accord.store.database import Transaction
+
+MIN_API_KEY_LENGTH = 8
+
+
+def hash_api_key(key: str) -> str:
+    # A fast hash is right for a long random secret; a slow one would tax every request.
+    return hashlib.sha256(key.encode("utf-8", "surrogateescape")).hexdigest()
+
+
+def generate_api_key(tx: Transaction) -> str:
+    """Make a new random API key, store its hash, and return it (shown once)."""
+    key = secrets.token_urlsafe(32)
+    set_api_key(tx, key)
+    return key
+
+
+def set_api_key(tx: Transaction, key: str) -> None:
+    """Make `key` the instance's API key; the old one stops working at once."""
+    if len(key) < MIN_API_KEY_LENGTH or not key.isascii() or not key.isprintable() or " " in key:
+        raise AccordError(
+            f"An API key is at least {MIN_API_KEY_LENGTH} printable ASCII characters, no spaces"
+        )
+    instance_store.set_api_key_hash(tx.connection, hash_api_key(key))
+
+
+def api_key_is(tx: Transaction, key: str) -> bool:
+    """Whether `key` is the instance's API key (compared in constant time)."""
+    stored = tx.instance.api_key_hash
+    return stored is not None and hmac.compare_digest(hash_api_key(key), stored)
+
+
+def authenticate(tx: Transaction, *, api_key: str | None, login: str | None, edge: str) -> Actor:
+    """The actor a legacy-style call names, after checking the instance's API key."""
+    if tx.instance.api_key_hash is None:
+        raise ApiKeyNotConfigured
+    if not api_key or not api_key_is(tx, api_key):
+        raise WrongApiKey
+    found = _user_and_rights(tx, login or "")
+    if found is None:
+        raise UserNotFound
+    user, rights = found
+    return Actor(user, rights, edge)
+
+
+def _user_and_rights(tx: Transaction, login: str) -> tuple[User, Rights] | None:
+    def load() -> tuple[User, Rights] | None:
+        user = user_store.find_user(tx.connection, login.strip())
+        if user is None or not user.is_active:
+            return None
+        return user, user_store.load_rights(tx.connection, user)
+
+    return tx.cached("auth", fold(login.strip()), load)

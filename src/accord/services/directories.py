@@ -1,0 +1,92 @@
+"""Directories and their fields: administered by administrators (and the CLI)."""
+
+import re
+import uuid
+
+from accord.domain.errors import AccordError, Conflict
+from accord.domain.names import checked_name
+from accord.domain.schema import Directory, Field, FieldType
+from accord.domain.text import name_form
+from accord.domain.users import Actor
+from accord.store import schema as store
+from accord.store.database import Transaction
+
+_DIRECTORY_CODE = re.compile(r"[A-Z][A-Z0-9_]{1,63}")
+
+
+def new_field_code() -> str:
+    """A custom field's code: generated once, never changed (spec section 3)."""
+    return f"clients_field_{uuid.uuid4()}"
+
+
+def add_directory(tx: Transaction, code: str, name: str, *, actor: Actor) -> Directory:
+    """A new directory with one required text field, "Name", as its name field."""
+    actor.rights.require_admin()
+    code = code.strip().upper()
+    if not _DIRECTORY_CODE.fullmatch(code):
+        raise AccordError(
+            "A directory code is 2 to 64 letters, digits or _, starting with a letter"
+        )
+    name = checked_name(name)
+    for existing in tx.schema.directories:
+        if existing.code == code or name_form(existing.name) == name_form(name):
+            raise Conflict(f"Directory '{existing.name}' ({existing.code}) already exists")
+    name_field = new_field_code()
+    directory_id = store.insert_directory(
+        tx.connection, code=code, name=name, name_field=name_field
+    )
+    store.insert_field(
+        tx.connection,
+        Field(0, directory_id, name_field, "Name", FieldType.TEXT, required=True),
+    )
+    tx.changed("schema")
+    return tx.schema.directory(directory_id)
+
+
+def add_field(
+    tx: Transaction,
+    directory_name: str,
+    name: str,
+    kind: FieldType,
+    *,
+    dictionary: str | None = None,
+    link_to: str | None = None,
+    multiple: bool = False,
+    required: bool = False,
+    unique: bool = False,
+    actor: Actor,
+) -> Field:
+    """A new custom field at the end of a directory, with a generated code."""
+    actor.rights.require_admin()
+    schema = tx.schema
+    directory = schema.find_directory(directory_name)
+    name = checked_name(name)
+    if schema.field_by_name(directory, name) is not None:
+        raise Conflict(f"Field '{name}' already exists in {directory.name}")
+    needs_dictionary = kind in (FieldType.DICTIONARY, FieldType.POSITION)
+    if needs_dictionary != (dictionary is not None):
+        raise AccordError("A dictionary or position field, and only those, name a dictionary")
+    if (kind is FieldType.LINK) != (link_to is not None):
+        raise AccordError("A link field, and only a link field, names the directory it links to")
+    if multiple and not kind.can_be_multiple:
+        raise AccordError("Only dictionary and link fields can hold several values")
+    if unique and (multiple or kind not in _UNIQUE_TYPES):
+        raise AccordError("Only single text, e-mail, URL and number fields can be unique")
+    field = Field(
+        0,
+        directory.id,
+        new_field_code(),
+        name,
+        kind,
+        multiple=multiple,
+        required=required,
+        unique=unique,
+        dictionary_id=schema.find_dictionary(dictionary).id if dictionary else None,
+        target_directory_id=schema.find_directory(link_to).id if link_to else None,
+    )
+    field_id = store.insert_field(tx.connection, field)
+    tx.changed("schema")
+    return next(f for f in tx.schema.fields_of(directory) if f.id == field_id)
+
+
+_UNIQUE_TYPES = (FieldType.TEXT, FieldType.EMAIL, FieldType.URL, FieldType.NUMBER)

@@ -1,0 +1,337 @@
+"""Entries of any directory: read, find, search, create, update, delete, link."""
+
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import replace
+
+from accord.domain.entries import Entry, EntryRef, StoredValue
+from accord.domain.errors import EntryNotFound, InvalidValue, ParameterRequired
+from accord.domain.rights import Action
+from accord.domain.schema import (
+    COMPANIES,
+    CONTACTS,
+    Dictionary,
+    Directory,
+    Field,
+    FieldType,
+    Schema,
+)
+from accord.domain.text import compact_form, index_key
+from accord.domain.users import Actor
+from accord.domain.values import (
+    Criterion,
+    RawValue,
+    criterion,
+    index_keys,
+    parse_value,
+    referenced_ids,
+    render_flat,
+)
+from accord.services.resolver import StoreResolver
+from accord.services.transactions import now
+from accord.store import entries as store
+from accord.store import history
+from accord.store.database import Transaction
+from accord.store.entries import IndexRow, NameRequest
+from accord.store.schema import allocate_entry_ids
+
+Inputs = Sequence[tuple[Field, RawValue]]
+"""Field values as typed, in the order given; a later value of a field wins."""
+
+
+# Reads
+
+
+def get_entry(tx: Transaction, directory: Directory, ref: EntryRef, *, actor: Actor) -> Entry:
+    """The entry `ref` names in `directory`; EntryNotFound if there is none."""
+    actor.rights.require_on(Action.VIEW, directory)
+    return _with_names(tx, directory, [_locate(tx, directory, ref, actor)])[0]
+
+
+def search_entries(
+    tx: Transaction,
+    directory: Directory,
+    terms: Sequence[tuple[Field, str]] = (),
+    *,
+    actor: Actor,
+) -> Iterator[Entry]:
+    """Entries whose every (field, value) term matches, by id; all entries if no terms.
+
+    Rights are checked now; the entries are read as the caller iterates, so the
+    transaction must stay open until then.
+    """
+    actor.rights.require_on(Action.VIEW, directory)
+    lookup = StoreResolver(tx, actor)
+    criteria = [criterion(f, text, schema=tx.schema, lookup=lookup) for f, text in terms]
+    if any(not group for c in criteria for group in c.groups):
+        return iter(())
+    return _stream(tx, directory, criteria)
+
+
+def _stream(tx: Transaction, directory: Directory, criteria: list[Criterion]) -> Iterator[Entry]:
+    for batch in store.stream_entries(tx.connection, directory.id, criteria):
+        yield from _with_names(tx, directory, batch)
+
+
+def _locate(
+    tx: Transaction, directory: Directory, ref: EntryRef, actor: Actor, *, lock: bool = False
+) -> Entry:
+    """The entry `ref` names: by id, or by name (exact, else white-space-blind; lowest id)."""
+    entry_id = ref.id
+    if ref.name is not None:
+        entry_id = StoreResolver(tx, actor).entry_named(directory, ref.name)
+    entry = None
+    if entry_id is not None:
+        entry = store.fetch_entry(tx.connection, directory.id, entry_id, for_update=lock)
+    if entry is None:
+        raise EntryNotFound(directory.code)
+    return entry
+
+
+def _with_names(tx: Transaction, directory: Directory, entries: list[Entry]) -> list[Entry]:
+    """The entries, carrying the names of what they point at."""
+    request = _name_request(tx.schema.fields_of(directory), entries)
+    if not request:
+        return entries
+    names = store.fetch_names(tx.connection, request)
+    return [replace(entry, names=names) for entry in entries]
+
+
+def _name_request(fields: Iterable[Field], entries: Sequence[Entry]) -> NameRequest:
+    request = NameRequest()
+    for field in fields:
+        if field.type is FieldType.CREATOR:
+            request.users.update(e.created_by for e in entries if e.created_by is not None)
+            continue
+        if field.type not in (FieldType.LINK, FieldType.USER, FieldType.GROUP):
+            continue
+        ids = {i for e in entries for i in referenced_ids(field, e.values.get(field.code))}
+        if not ids:
+            continue
+        if field.type is FieldType.LINK:
+            assert field.target_directory_id is not None
+            request.entries.setdefault(field.target_directory_id, set()).update(ids)
+        else:
+            (request.users if field.type is FieldType.USER else request.groups).update(ids)
+    return request
+
+
+# Writes
+
+
+def create_entry(tx: Transaction, directory: Directory, inputs: Inputs, *, actor: Actor) -> Entry:
+    """Create an entry from typed values; its id is the directory's next one."""
+    actor.rights.require_on(Action.ADD, directory)
+    values = {code: v for code, v in _parse(tx, directory, inputs, actor).items() if v is not None}
+    for field in tx.schema.fields_of(directory):
+        if field.required and field.code not in values:
+            raise ParameterRequired(field.name)
+    return _insert(tx, directory, values, actor=actor)
+
+
+def _insert(
+    tx: Transaction, directory: Directory, values: Mapping[str, StoredValue], *, actor: Actor
+) -> Entry:
+    schema, at = tx.schema, now()
+    name = _name_of(schema, directory, values)
+    entry = store.insert_entry(
+        tx.connection,
+        directory_id=directory.id,
+        number=allocate_entry_ids(tx.connection, directory.id),
+        name=name,
+        name_compact=index_key(compact_form(name)),
+        values=values,
+        at=at,
+        by=actor.user_id,
+    )
+    rows = [r for f in _stored_fields(schema, directory) for r in _index_rows(f, values)]
+    store.update_index(tx.connection, entry.row, added=rows)
+    entry = _with_names(tx, directory, [entry])[0]
+    fields = [f for f in _stored_fields(schema, directory) if f.code in values]
+    history.append(
+        tx.connection,
+        [
+            history.Change(
+                directory.id,
+                entry.id,
+                at,
+                actor.user_id,
+                actor.edge,
+                "create",
+                f.code,
+                None,
+                render_flat(f, entry, schema),
+            )
+            for f in fields
+        ]
+        or [history.Change(directory.id, entry.id, at, actor.user_id, actor.edge, "create")],
+    )
+    return entry
+
+
+def update_entry(
+    tx: Transaction, directory: Directory, ref: EntryRef, inputs: Inputs, *, actor: Actor
+) -> Entry:
+    """Change the given fields of an entry; an empty value clears its field."""
+    actor.rights.require_on(Action.EDIT, directory)
+    current = _locate(tx, directory, ref, actor, lock=True)
+    changes = _parse(tx, directory, inputs, actor)
+    for field in tx.schema.fields_of(directory):
+        if field.required and field.code in changes and changes[field.code] is None:
+            raise InvalidValue(field.name, "")
+    return _apply(tx, directory, current, changes, actor=actor)
+
+
+def link_contact_to_company(
+    tx: Transaction, contact: EntryRef, company: EntryRef, *, actor: Actor
+) -> Entry:
+    """Make the company the contact's company, replacing the one it had."""
+    schema = tx.schema
+    contacts, companies = schema.directory_by_code(CONTACTS), schema.directory_by_code(COMPANIES)
+    actor.rights.require_on(Action.EDIT, contacts)
+    current = _locate(tx, contacts, contact, actor, lock=True)
+    company_id = _locate(tx, companies, company, actor).id
+    return _apply(tx, contacts, current, {"contact_company": company_id}, actor=actor)
+
+
+def delete_entry(tx: Transaction, directory: Directory, ref: EntryRef, *, actor: Actor) -> None:
+    """Delete an entry; every link to it from other entries is cleared (with history)."""
+    actor.rights.require_on(Action.REMOVE, directory)
+    entry = _with_names(tx, directory, [_locate(tx, directory, ref, actor, lock=True)])[0]
+    _clear_links_to(tx, directory, entry, actor)
+    store.delete_entry(tx.connection, entry)
+    name = render_flat(tx.schema.name_field(directory), entry, tx.schema)
+    history.append(
+        tx.connection,
+        [
+            history.Change(
+                directory.id, entry.id, now(), actor.user_id, actor.edge, "delete", None, name, None
+            )
+        ],
+    )
+
+
+def _clear_links_to(tx: Transaction, directory: Directory, target: Entry, actor: Actor) -> None:
+    fields = tx.schema.link_fields_to(directory)
+    _remove_reference(tx, fields, target.id, actor, skip=(target.directory_id, target.id))
+
+
+def clear_dictionary_value(
+    tx: Transaction, dictionary: Dictionary, value_id: int, *, actor: Actor
+) -> None:
+    """Take a dictionary value out of every entry that holds it (before it is removed)."""
+    _remove_reference(tx, tx.schema.fields_using(dictionary), value_id, actor)
+
+
+def _remove_reference(
+    tx: Transaction,
+    fields: Sequence[Field],
+    ref_id: int,
+    actor: Actor,
+    *,
+    skip: tuple[int, int] | None = None,
+) -> None:
+    """Remove `ref_id` from `fields` in every entry holding it, with history."""
+    holders: dict[tuple[int, int], tuple[Entry, dict[str, StoredValue | None]]] = {}
+    for field, holder in store.entries_holding(tx.connection, fields, str(ref_id)):
+        if (holder.directory_id, holder.id) == skip:
+            continue
+        _, changes = holders.setdefault((holder.directory_id, holder.id), (holder, {}))
+        changes[field.code] = _without(holder.values.get(field.code), ref_id)
+    for holder, changes in holders.values():
+        _apply(tx, tx.schema.directory(holder.directory_id), holder, changes, actor=actor)
+
+
+def _without(value: StoredValue | None, ref_id: int) -> StoredValue | None:
+    if isinstance(value, list):
+        rest = [i for i in value if i != ref_id]
+        return rest or None
+    return None
+
+
+def _apply(
+    tx: Transaction,
+    directory: Directory,
+    current: Entry,
+    changes: Mapping[str, StoredValue | None],
+    *,
+    actor: Actor,
+) -> Entry:
+    """Write the changed values of an entry: row, index and history, or nothing at all."""
+    schema = tx.schema
+    values = dict(current.values)
+    changed: list[Field] = []
+    for code, value in changes.items():
+        if values.get(code) != value:
+            changed.append(schema.field(directory, code))
+            if value is None:
+                values.pop(code, None)
+            else:
+                values[code] = value
+    if not changed:
+        return _with_names(tx, directory, [current])[0]
+    at, name = now(), _name_of(schema, directory, values)
+    updated = store.update_entry(
+        tx.connection,
+        current,
+        name=name,
+        name_compact=index_key(compact_form(name)),
+        values=values,
+        at=at,
+        by=actor.user_id,
+    )
+    store.update_index(
+        tx.connection,
+        current.row,
+        removed=[(f.id, k) for f in changed for k in index_keys(f, current.values.get(f.code))],
+        added=[r for f in changed for r in _index_rows(f, values)],
+    )
+    before, after = _with_names(tx, directory, [current, updated])
+    history.append(
+        tx.connection,
+        [
+            history.Change(
+                directory.id,
+                current.id,
+                at,
+                actor.user_id,
+                actor.edge,
+                "update",
+                f.code,
+                render_flat(f, before, schema),
+                render_flat(f, after, schema),
+            )
+            for f in changed
+        ],
+    )
+    return after
+
+
+def _parse(
+    tx: Transaction, directory: Directory, inputs: Inputs, actor: Actor
+) -> dict[str, StoredValue | None]:
+    def create_named(target: Directory, name: str) -> int:
+        name_field = tx.schema.name_field(target)
+        return create_entry(tx, target, [(name_field, RawValue(name))], actor=actor).id
+
+    resolver = StoreResolver(tx, actor, create_named)
+    parsed: dict[str, StoredValue | None] = {}
+    for field, raw in inputs:
+        parsed[field.code] = parse_value(
+            field, raw.text, display=raw.display, schema=tx.schema, resolver=resolver
+        )
+    return parsed
+
+
+def _stored_fields(schema: Schema, directory: Directory) -> list[Field]:
+    return [f for f in schema.fields_of(directory) if f.type.is_stored]
+
+
+def _index_rows(field: Field, values: Mapping[str, StoredValue]) -> list[IndexRow]:
+    value = values.get(field.code)
+    shown = value if isinstance(value, str) else str(value)
+    return [IndexRow(field, key, shown) for key in index_keys(field, value)]
+
+
+def _name_of(schema: Schema, directory: Directory, values: Mapping[str, StoredValue]) -> str:
+    value = values.get(directory.name_field)
+    return value if isinstance(value, str) else ""

@@ -1,0 +1,69 @@
+"""How values that name things (entries, users, groups, labels) find them in the store."""
+
+from collections.abc import Callable
+
+from accord.domain.errors import DictionaryValueExists, InvalidValue
+from accord.domain.schema import Dictionary, Directory, Field
+from accord.domain.text import compact_form, fold, index_key
+from accord.domain.users import Actor
+from accord.store import entries as entry_store
+from accord.store import schema as schema_store
+from accord.store import users as user_store
+from accord.store.database import Transaction
+
+CreateNamed = Callable[[Directory, str], int]
+"""Creates an entry with just a name in a directory; returns its id."""
+
+
+class StoreResolver:
+    """The domain's Resolver over one transaction, acting for one user.
+
+    Creating entries is the caller's to provide (`create`), so that this module does
+    not depend on the entries service that depends on it.
+    """
+
+    def __init__(self, tx: Transaction, actor: Actor, create: CreateNamed | None = None) -> None:
+        self.tx = tx
+        self.actor = actor
+        self._create = create
+
+    def entry_exists(self, directory: Directory, entry_id: int) -> bool:
+        return entry_store.entry_exists(self.tx.connection, directory.id, entry_id)
+
+    def entries_named(self, directory: Directory, name: str) -> list[int]:
+        field = self.tx.schema.name_field(directory)
+        return entry_store.numbers_with_key(self.tx.connection, field.id, _key(name))
+
+    def entry_named(self, directory: Directory, name: str) -> int | None:
+        exact = self.entries_named(directory, name)
+        if exact:
+            return exact[0]
+        compact = index_key(compact_form(name))
+        if not compact:
+            return None
+        loose = entry_store.numbers_with_compact_name(self.tx.connection, directory.id, compact)
+        return loose[0] if loose else None
+
+    def user_id(self, login: str) -> int | None:
+        user = user_store.find_user(self.tx.connection, login)
+        return None if user is None else user.id
+
+    def group_id(self, name: str) -> int | None:
+        group = user_store.find_group(self.tx.connection, name)
+        return None if group is None else group.id
+
+    def create_named(self, field: Field, directory: Directory, name: str) -> int:
+        if self._create is None:  # pragma: no cover - only readers are built without it
+            raise InvalidValue(field.name, name)
+        return self._create(directory, name)
+
+    def add_position(self, dictionary: Dictionary, label: str) -> int:
+        if dictionary.find_value(label, by_id=False) is not None:  # pragma: no cover
+            raise DictionaryValueExists(label, dictionary.name)
+        value_id = schema_store.insert_dictionary_value(self.tx.connection, dictionary.id, label)
+        self.tx.changed("schema")
+        return value_id
+
+
+def _key(name: str) -> str:
+    return index_key(fold(name.strip()))

@@ -1,0 +1,1 @@
+"""Storage: tables, queries and migrations. The only package that writes SQL."""

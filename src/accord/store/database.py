@@ -1,0 +1,138 @@
+"""The database handle, its transactions, and what a process caches between them.
+
+The schema (directories, fields, dictionaries) and each user's rights are read on every
+request, so each process keeps them in memory, tagged with a version counter that every
+change bumps in the same transaction. A transaction reads the counters (one row) and
+reloads only what changed; a cache is filled only from committed data.
+"""
+
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import TypeVar
+
+import sqlalchemy as sa
+
+from accord.domain.schema import Schema
+from accord.store import tables as t
+from accord.store.engine import WRITE_OPTION
+from accord.store.schema import load_schema
+
+T = TypeVar("T")
+ACTOR_CACHE_SIZE = 1024
+
+
+@dataclass(frozen=True, slots=True)
+class InstanceState:
+    api_key_hash: str | None
+    schema_version: int
+    auth_version: int
+
+
+class _VersionedCache:
+    """A small LRU of values tagged with the version they were read at."""
+
+    def __init__(self, size: int) -> None:
+        self._items: OrderedDict[object, tuple[int, object]] = OrderedDict()
+        self._size = size
+        self._lock = threading.Lock()
+
+    def get(self, key: object, version: int) -> object | None:
+        with self._lock:
+            item = self._items.get(key)
+            if item is None or item[0] != version:
+                return None
+            self._items.move_to_end(key)
+            return item[1]
+
+    def put(self, key: object, version: int, value: object) -> None:
+        with self._lock:
+            self._items[key] = (version, value)
+            self._items.move_to_end(key)
+            while len(self._items) > self._size:
+                self._items.popitem(last=False)
+
+
+class Database:
+    """One database: its engine and this process's caches of it."""
+
+    def __init__(self, engine: sa.Engine) -> None:
+        self.engine = engine
+        self._cache = _VersionedCache(ACTOR_CACHE_SIZE)
+
+    @contextmanager
+    def transaction(self, *, write: bool) -> Iterator["Transaction"]:
+        """One transaction: committed when the block ends, rolled back if it raises."""
+        with self.engine.connect() as connection:
+            connection.execution_options(**{WRITE_OPTION: write})
+            with connection.begin():
+                yield Transaction(self, connection)
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+
+class Transaction:
+    """A unit of work: the connection in one transaction, and its view of the caches."""
+
+    def __init__(self, database: Database, connection: sa.Connection) -> None:
+        self.database = database
+        self.connection = connection
+        self._instance: InstanceState | None = None
+        self._schema: Schema | None = None
+        self._dirty: set[str] = set()
+
+    @property
+    def dialect(self) -> str:
+        return self.connection.dialect.name
+
+    @property
+    def instance(self) -> InstanceState:
+        if self._instance is None:
+            row = self.connection.execute(
+                sa.select(
+                    t.instance.c.api_key_hash,
+                    t.instance.c.schema_version,
+                    t.instance.c.auth_version,
+                ).where(t.instance.c.id == 1)
+            ).one()
+            self._instance = InstanceState(*row)
+        return self._instance
+
+    @property
+    def schema(self) -> Schema:
+        if self._schema is None:
+            self._schema = self.cached("schema", "schema", self._load_schema)
+        return self._schema
+
+    def _load_schema(self) -> Schema:
+        return load_schema(self.connection, self.instance.schema_version)
+
+    def cached(self, kind: str, key: object, load: Callable[[], T]) -> T:
+        """`load()`'s result, shared across transactions while `kind` is unchanged."""
+        version = self._version(kind)
+        if kind not in self._dirty:
+            hit = self.database._cache.get((kind, key), version)
+            if hit is not None:
+                return hit  # type: ignore[return-value]
+        value = load()
+        if kind not in self._dirty:
+            self.database._cache.put((kind, key), version, value)
+        return value
+
+    def _version(self, kind: str) -> int:
+        state = self.instance
+        return state.schema_version if kind == "schema" else state.auth_version
+
+    def changed(self, kind: str) -> None:
+        """Record that this transaction changes `kind` ("schema" or "auth")."""
+        column = t.instance.c.schema_version if kind == "schema" else t.instance.c.auth_version
+        if kind not in self._dirty:
+            self.connection.execute(
+                sa.update(t.instance).where(t.instance.c.id == 1).values({column: column + 1})
+            )
+            self._dirty.add(kind)
+        if kind == "schema":
+            self._schema = None

@@ -1,0 +1,63 @@
+"""Engines for SQLite (the embedded default) and PostgreSQL."""
+
+from typing import Any
+
+import orjson
+import sqlalchemy as sa
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.pool import ConnectionPoolEntry
+
+SQLITE_BUSY_TIMEOUT_MS = 30_000
+WRITE_OPTION = "accord_write"
+"""Execution option: the transaction will write (SQLite takes the write lock at BEGIN)."""
+
+
+def _json_dumps(value: Any) -> str:
+    return orjson.dumps(value).decode()
+
+
+def make_engine(url: str, *, sqlite_synchronous: str = "FULL") -> sa.Engine:
+    """An engine for `url`, tuned for Accord's one-transaction-per-request use."""
+    parsed = make_url(url)
+    options: dict[str, Any] = {
+        "json_serializer": _json_dumps,
+        "json_deserializer": orjson.loads,
+    }
+    if parsed.get_backend_name() == "sqlite":
+        return _sqlite_engine(parsed, sqlite_synchronous, options)
+    return sa.create_engine(parsed, pool_pre_ping=True, pool_size=10, **options)
+
+
+def _sqlite_engine(url: URL, synchronous: str, options: dict[str, Any]) -> sa.Engine:
+    if synchronous.upper() not in ("FULL", "NORMAL", "EXTRA"):
+        raise ValueError(f"Unsupported SQLite synchronous mode: {synchronous}")
+    engine = sa.create_engine(
+        url,
+        connect_args={"check_same_thread": False, "timeout": SQLITE_BUSY_TIMEOUT_MS / 1000},
+        pool_size=10,
+        **options,
+    )
+
+    @sa.event.listens_for(engine, "connect")
+    def configure(dbapi_connection: Any, _record: ConnectionPoolEntry) -> None:
+        # Take transaction control from the driver so BEGIN is ours (see `begin`).
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+        cursor.execute(f"PRAGMA synchronous={synchronous.upper()}")
+        cursor.close()
+
+    @sa.event.listens_for(engine, "begin")
+    def begin(connection: sa.Connection) -> None:
+        # A writer takes the lock up front: a deferred transaction that reads and then
+        # writes fails at once when another writer went first, whatever the busy timeout.
+        writes = connection.get_execution_options().get(WRITE_OPTION, False)
+        connection.exec_driver_sql("BEGIN IMMEDIATE" if writes else "BEGIN")
+
+    return engine
+
+
+def is_sqlite(engine: sa.Engine) -> bool:
+    return engine.dialect.name == "sqlite"

@@ -1,0 +1,291 @@
+"""Entries and their search index: reads, streams and writes."""
+
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
+
+from accord.domain.entries import Entry, Names, StoredValue
+from accord.domain.errors import DuplicateValue
+from accord.domain.schema import Field
+from accord.domain.values import Criterion
+from accord.store import tables as t
+
+STREAM_BATCH = 1000
+_E = t.entries.c
+_V = t.entry_values.c
+_COLUMNS = (
+    _E.pk,
+    _E.directory_id,
+    _E.number,
+    _E.data,
+    _E.version,
+    _E.created_at,
+    _E.created_by,
+    _E.updated_at,
+    _E.updated_by,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class IndexRow:
+    field: Field
+    key: str
+    value: str
+    """The value as the user typed it, for the duplicate message."""
+
+
+@dataclass(slots=True)
+class NameRequest:
+    """What a batch of entries points at, whose names rendering needs."""
+
+    entries: dict[int, set[int]] = field(default_factory=dict)
+    users: set[int] = field(default_factory=set)
+    groups: set[int] = field(default_factory=set)
+
+    def __bool__(self) -> bool:
+        return bool(self.entries or self.users or self.groups)
+
+
+def _utc(moment: datetime) -> datetime:
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def _entry(row: Any) -> Entry:
+    return Entry(
+        directory_id=row.directory_id,
+        id=row.number,
+        values=row.data,
+        version=row.version,
+        created_at=_utc(row.created_at),
+        created_by=row.created_by,
+        updated_at=_utc(row.updated_at),
+        updated_by=row.updated_by,
+        row=row.pk,
+    )
+
+
+# Reads
+
+
+def fetch_entry(
+    connection: sa.Connection, directory_id: int, number: int, *, for_update: bool = False
+) -> Entry | None:
+    """The entry `number` of a directory (one indexed row), or None."""
+    query = sa.select(*_COLUMNS).where(_E.directory_id == directory_id, _E.number == number)
+    if for_update:
+        query = query.with_for_update()
+    row = connection.execute(query).one_or_none()
+    return None if row is None else _entry(row)
+
+
+def entry_exists(connection: sa.Connection, directory_id: int, number: int) -> bool:
+    query = sa.select(_E.pk).where(_E.directory_id == directory_id, _E.number == number)
+    return connection.execute(query).first() is not None
+
+
+def numbers_with_key(connection: sa.Connection, field_id: int, key: str) -> list[int]:
+    """Ids of the entries whose `field_id` holds `key`, ascending."""
+    query = (
+        sa.select(_E.number)
+        .join(t.entry_values, _V.entry_pk == _E.pk)
+        .where(_V.field_id == field_id, _V.key == key)
+        .order_by(_E.number)
+    )
+    return list(connection.execute(query).scalars())
+
+
+def numbers_with_compact_name(
+    connection: sa.Connection, directory_id: int, compact: str
+) -> list[int]:
+    """Ids of the entries whose name, without white space, is `compact`, ascending."""
+    query = (
+        sa.select(_E.number)
+        .where(_E.directory_id == directory_id, _E.name_compact == compact)
+        .order_by(_E.number)
+    )
+    return list(connection.execute(query).scalars())
+
+
+def stream_entries(
+    connection: sa.Connection, directory_id: int, criteria: Sequence[Criterion] = ()
+) -> Iterator[list[Entry]]:
+    """The directory's entries matching every criterion, by id, in batches.
+
+    One query read as it goes (a server-side cursor on PostgreSQL), so memory stays
+    flat however many entries there are.
+    """
+    query = sa.select(*_COLUMNS).where(_E.directory_id == directory_id)
+    for criterion in criteria:
+        query = query.where(*_conditions(criterion))
+    result = connection.execute(
+        query.order_by(_E.number), execution_options={"yield_per": STREAM_BATCH}
+    )
+    for rows in result.partitions():
+        yield [_entry(row) for row in rows]
+
+
+def _conditions(criterion: Criterion) -> list[sa.ColumnElement[bool]]:
+    field_id = criterion.field.id
+    if criterion.matches_empty:
+        holders = sa.select(_V.entry_pk).where(_V.field_id == field_id)
+        return [_E.pk.not_in(holders)]
+    return [
+        _E.pk.in_(sa.select(_V.entry_pk).where(_V.field_id == field_id, _V.key.in_(keys)))
+        for keys in criterion.groups
+    ]
+
+
+def entries_holding(
+    connection: sa.Connection, fields: Iterable[Field], key: str
+) -> list[tuple[Field, Entry]]:
+    """Each entry that holds `key` in one of `fields`, with the field, locked for update."""
+    by_id = {f.id: f for f in fields}
+    if not by_id:
+        return []
+    query = (
+        sa.select(_V.field_id, *_COLUMNS)
+        .join(t.entry_values, _V.entry_pk == _E.pk)
+        .where(_V.field_id.in_(by_id), _V.key == key)
+        .order_by(_E.directory_id, _E.number)
+    )
+    if connection.dialect.name == "postgresql":
+        query = query.with_for_update(of=t.entries)
+    return [(by_id[row.field_id], _entry(row)) for row in connection.execute(query)]
+
+
+def fetch_names(connection: sa.Connection, request: NameRequest) -> Names:
+    """The names of the entries, users and groups that `request` lists."""
+    entries: dict[tuple[int, int], str] = {}
+    for directory_id, numbers in request.entries.items():
+        for chunk in _chunks(sorted(numbers)):
+            query = sa.select(_E.number, _E.name).where(
+                _E.directory_id == directory_id, _E.number.in_(chunk)
+            )
+            entries.update(((directory_id, n), name) for n, name in connection.execute(query))
+    users = _names(connection, t.users.c.id, t.users.c.login, request.users)
+    groups = _names(connection, t.groups.c.id, t.groups.c.name, request.groups)
+    return Names(entries, users, groups)
+
+
+def _names(
+    connection: sa.Connection, key: sa.Column[int], name: sa.Column[str], ids: set[int]
+) -> dict[int, str]:
+    found: dict[int, str] = {}
+    for chunk in _chunks(sorted(ids)):
+        found.update(connection.execute(sa.select(key, name).where(key.in_(chunk))).tuples())
+    return found
+
+
+def _chunks(items: Sequence[int], size: int = 500) -> Iterator[Sequence[int]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+# Writes
+
+
+def insert_entry(
+    connection: sa.Connection,
+    *,
+    directory_id: int,
+    number: int,
+    name: str,
+    name_compact: str,
+    values: Mapping[str, StoredValue],
+    at: datetime,
+    by: int | None,
+) -> Entry:
+    row = connection.execute(
+        sa.insert(t.entries)
+        .values(
+            directory_id=directory_id,
+            number=number,
+            name=name,
+            name_compact=name_compact,
+            data=dict(values),
+            version=1,
+            created_at=at,
+            created_by=by,
+            updated_at=at,
+            updated_by=by,
+        )
+        .returning(*_COLUMNS)
+    ).one()
+    return _entry(row)
+
+
+def update_entry(
+    connection: sa.Connection,
+    entry: Entry,
+    *,
+    name: str,
+    name_compact: str,
+    values: Mapping[str, StoredValue],
+    at: datetime,
+    by: int | None,
+) -> Entry:
+    row = connection.execute(
+        sa.update(t.entries)
+        .where(_E.pk == entry.row)
+        .values(
+            name=name,
+            name_compact=name_compact,
+            data=dict(values),
+            version=entry.version + 1,
+            updated_at=at,
+            updated_by=by,
+        )
+        .returning(*_COLUMNS)
+    ).one()
+    return _entry(row)
+
+
+def delete_entry(connection: sa.Connection, entry: Entry) -> None:
+    """Delete the entry; its index rows and issue links go with it (ON DELETE CASCADE)."""
+    connection.execute(sa.delete(t.entry_values).where(_V.entry_pk == entry.row))
+    connection.execute(sa.delete(t.entries).where(_E.pk == entry.row))
+
+
+def update_index(
+    connection: sa.Connection,
+    entry_row: int,
+    *,
+    removed: Sequence[tuple[int, str]] = (),
+    added: Sequence[IndexRow] = (),
+) -> None:
+    """Remove and add index rows of one entry; a taken unique value is DuplicateValue."""
+    if removed:
+        connection.execute(
+            sa.delete(t.entry_values).where(
+                _V.entry_pk == entry_row,
+                sa.tuple_(_V.field_id, _V.key).in_([tuple(r) for r in removed]),
+            )
+        )
+    plain = [r for r in added if not r.field.unique]
+    if plain:
+        connection.execute(
+            sa.insert(t.entry_values),
+            [{"field_id": r.field.id, "key": r.key, "entry_pk": entry_row} for r in plain],
+        )
+    for r in added:
+        if r.field.unique:
+            _insert_unique(connection, entry_row, r)
+
+
+def _insert_unique(connection: sa.Connection, entry_row: int, row: IndexRow) -> None:
+    # One statement per unique value, so a violation names its field. On PostgreSQL the
+    # failed statement ends the transaction, which the caller rolls back anyway.
+    values = {
+        "field_id": row.field.id,
+        "key": row.key,
+        "entry_pk": entry_row,
+        "unique_key": row.key,
+    }
+    try:
+        connection.execute(sa.insert(t.entry_values).values(values))
+    except IntegrityError as error:
+        raise DuplicateValue(row.field.name, row.value) from error

@@ -1,0 +1,40 @@
+"""Schema migrations (Alembic), run from code: `accord db upgrade` and the tests."""
+
+from pathlib import Path
+
+import sqlalchemy as sa
+from alembic import command
+from alembic.config import Config
+from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+def _config(connection: sa.Connection) -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    config.attributes["connection"] = connection
+    return config
+
+
+def upgrade(engine: sa.Engine, revision: str = "head") -> None:
+    """Bring the database's schema up to `revision` (the newest by default)."""
+    with engine.begin() as connection:
+        command.upgrade(_config(connection), revision)
+
+
+def check(engine: sa.Engine) -> None:
+    """Raise if the tables differ from what the code expects (alembic check)."""
+    with engine.begin() as connection:
+        command.check(_config(connection))
+
+
+def head() -> str | None:
+    """The newest revision the code knows."""
+    return ScriptDirectory(str(MIGRATIONS)).get_current_head()
+
+
+def current(engine: sa.Engine) -> str | None:
+    with engine.connect() as connection:
+        return MigrationContext.configure(connection).get_current_revision()

@@ -1,0 +1,141 @@
+"""Directories, fields and dictionaries: loading the snapshot and changing it."""
+
+from collections import defaultdict
+
+import sqlalchemy as sa
+
+from accord.domain.schema import Dictionary, DictionaryValue, Directory, Field, FieldType, Schema
+from accord.domain.text import fold, index_key, name_form
+from accord.store import tables as t
+
+
+def load_schema(connection: sa.Connection, version: int) -> Schema:
+    """Every directory, field and dictionary as one immutable snapshot."""
+    directories = tuple(
+        Directory(row.id, row.code, row.name, row.name_field, row.builtin)
+        for row in connection.execute(sa.select(t.directories).order_by(t.directories.c.id))
+    )
+    fields = tuple(
+        Field(
+            id=row.id,
+            directory_id=row.directory_id,
+            code=row.code,
+            name=row.name,
+            type=FieldType(row.type),
+            multiple=row.multiple,
+            required=row.required,
+            unique=row.unique,
+            auto_create=row.auto_create,
+            dictionary_id=row.dictionary_id,
+            target_directory_id=row.target_directory_id,
+            position=row.position,
+        )
+        for row in connection.execute(sa.select(t.fields))
+    )
+    values: defaultdict[int, list[DictionaryValue]] = defaultdict(list)
+    value_rows = connection.execute(
+        sa.select(t.dictionary_values).order_by(
+            t.dictionary_values.c.position, t.dictionary_values.c.id
+        )
+    )
+    for row in value_rows:
+        values[row.dictionary_id].append(
+            DictionaryValue(row.id, row.dictionary_id, row.label, row.position)
+        )
+    dictionaries = tuple(
+        Dictionary(row.id, row.name, tuple(values[row.id]))
+        for row in connection.execute(sa.select(t.dictionaries).order_by(t.dictionaries.c.id))
+    )
+    return Schema(version, directories, fields, dictionaries)
+
+
+def insert_directory(
+    connection: sa.Connection, *, code: str, name: str, name_field: str, builtin: bool = False
+) -> int:
+    return _insert(
+        connection,
+        t.directories,
+        code=code,
+        name=name,
+        name_field=name_field,
+        builtin=builtin,
+        next_number=1,
+    )
+
+
+def insert_field(connection: sa.Connection, field: Field) -> int:
+    """Add `field` (its id is ignored) at the end of its directory; return the new id."""
+    position = connection.execute(
+        sa.select(sa.func.coalesce(sa.func.max(t.fields.c.position), 0) + 1).where(
+            t.fields.c.directory_id == field.directory_id
+        )
+    ).scalar_one()
+    return _insert(
+        connection,
+        t.fields,
+        directory_id=field.directory_id,
+        code=field.code,
+        name=field.name,
+        type=field.type.value,
+        multiple=field.multiple,
+        required=field.required,
+        unique=field.unique,
+        auto_create=field.auto_create,
+        dictionary_id=field.dictionary_id,
+        target_directory_id=field.target_directory_id,
+        position=position,
+    )
+
+
+def insert_dictionary(connection: sa.Connection, name: str) -> int:
+    return _insert(connection, t.dictionaries, name=name, name_key=name_form(name))
+
+
+def insert_dictionary_value(connection: sa.Connection, dictionary_id: int, label: str) -> int:
+    """Add `label` at the end of the dictionary; return the new value's id."""
+    position = connection.execute(
+        sa.select(sa.func.coalesce(sa.func.max(t.dictionary_values.c.position), 0) + 1).where(
+            t.dictionary_values.c.dictionary_id == dictionary_id
+        )
+    ).scalar_one()
+    return _insert(
+        connection,
+        t.dictionary_values,
+        dictionary_id=dictionary_id,
+        label=label,
+        label_key=index_key(fold(label)),
+        position=position,
+    )
+
+
+def delete_dictionary_value(connection: sa.Connection, value_id: int) -> None:
+    connection.execute(sa.delete(t.dictionary_values).where(t.dictionary_values.c.id == value_id))
+
+
+def allocate_entry_ids(connection: sa.Connection, directory_id: int, count: int = 1) -> int:
+    """Reserve `count` consecutive entry ids in a directory; return the first.
+
+    Ids of deleted entries are never handed out again.
+    """
+    next_number = connection.execute(
+        sa.update(t.directories)
+        .where(t.directories.c.id == directory_id)
+        .values(next_number=t.directories.c.next_number + count)
+        .returning(t.directories.c.next_number)
+    ).scalar_one()
+    return int(next_number) - count
+
+
+def advance_entry_ids(connection: sa.Connection, directory_id: int, past: int) -> None:
+    """Make sure ids handed out later are above `past` (after an entry kept its id)."""
+    connection.execute(
+        sa.update(t.directories)
+        .where(t.directories.c.id == directory_id, t.directories.c.next_number <= past)
+        .values(next_number=past + 1)
+    )
+
+
+def _insert(connection: sa.Connection, table: sa.Table, **values: object) -> int:
+    pk = connection.execute(sa.insert(table).values(**values)).inserted_primary_key
+    assert pk is not None
+    return int(pk[0])

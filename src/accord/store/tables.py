@@ -1,0 +1,214 @@
+"""The tables, as SQLAlchemy Core metadata (the migrations build them; this mirrors them).
+
+Core, not the ORM: the store answers with domain dataclasses, every write is explicit,
+and the hot paths (one entry, a page of entries) cost one statement each.
+"""
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql
+
+metadata = sa.MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "ck": "ck_%(table_name)s_%(constraint_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+BigId = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
+Json = sa.JSON().with_variant(postgresql.JSONB(), "postgresql")
+Timestamp = sa.DateTime(timezone=True)
+
+instance = sa.Table(
+    "instance",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("api_key_hash", sa.String(64)),
+    sa.Column("schema_version", sa.Integer, nullable=False, server_default="1"),
+    sa.Column("auth_version", sa.Integer, nullable=False, server_default="1"),
+    sa.Column("demo_loaded_at", Timestamp),
+    sa.CheckConstraint("id = 1", name="single_row"),
+)
+
+users = sa.Table(
+    "users",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("login", sa.String(255), nullable=False),
+    sa.Column("login_key", sa.String(255), nullable=False, unique=True),
+    sa.Column("display_name", sa.String(255), nullable=False),
+    sa.Column("email", sa.String(255), nullable=False),
+    sa.Column("jira_key", sa.String(255), unique=True),
+    sa.Column("is_admin", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("is_active", sa.Boolean, nullable=False, server_default=sa.true()),
+    sa.Column("created_at", Timestamp, nullable=False),
+)
+
+groups = sa.Table(
+    "groups",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("name", sa.String(255), nullable=False),
+    sa.Column("name_key", sa.String(255), nullable=False, unique=True),
+)
+
+group_members = sa.Table(
+    "group_members",
+    metadata,
+    sa.Column("group_id", sa.ForeignKey("groups.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("user_id", sa.ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
+    sa.Index(None, "user_id"),
+)
+
+directories = sa.Table(
+    "directories",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("code", sa.String(64), nullable=False, unique=True),
+    sa.Column("name", sa.String(255), nullable=False),
+    sa.Column("name_field", sa.String(100), nullable=False),
+    sa.Column("builtin", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("next_number", sa.Integer, nullable=False, server_default="1"),
+)
+
+dictionaries = sa.Table(
+    "dictionaries",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("name", sa.String(255), nullable=False),
+    sa.Column("name_key", sa.String(255), nullable=False, unique=True),
+)
+
+dictionary_values = sa.Table(
+    "dictionary_values",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column(
+        "dictionary_id", sa.ForeignKey("dictionaries.id", ondelete="CASCADE"), nullable=False
+    ),
+    sa.Column("label", sa.String(1000), nullable=False),
+    sa.Column("label_key", sa.String(200), nullable=False),
+    sa.Column("position", sa.Integer, nullable=False),
+    sa.UniqueConstraint("dictionary_id", "label_key"),
+)
+
+fields = sa.Table(
+    "fields",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("directory_id", sa.ForeignKey("directories.id"), nullable=False),
+    sa.Column("code", sa.String(100), nullable=False),
+    sa.Column("name", sa.String(255), nullable=False),
+    sa.Column("type", sa.String(20), nullable=False),
+    sa.Column("multiple", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("required", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("unique", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("auto_create", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("dictionary_id", sa.ForeignKey("dictionaries.id")),
+    sa.Column("target_directory_id", sa.ForeignKey("directories.id")),
+    sa.Column("position", sa.Integer, nullable=False),
+    sa.UniqueConstraint("directory_id", "code"),
+)
+
+entries = sa.Table(
+    "entries",
+    metadata,
+    sa.Column("pk", BigId, primary_key=True, autoincrement=True),
+    sa.Column("directory_id", sa.ForeignKey("directories.id"), nullable=False),
+    sa.Column("number", sa.Integer, nullable=False),
+    sa.Column("name", sa.Text, nullable=False),
+    sa.Column("name_compact", sa.String(200), nullable=False),
+    sa.Column("data", Json, nullable=False),
+    sa.Column("version", sa.Integer, nullable=False, server_default="1"),
+    sa.Column("created_at", Timestamp, nullable=False),
+    sa.Column("created_by", sa.ForeignKey("users.id")),
+    sa.Column("updated_at", Timestamp, nullable=False),
+    sa.Column("updated_by", sa.ForeignKey("users.id")),
+    sa.UniqueConstraint("directory_id", "number"),
+    sa.Index(None, "directory_id", "name_compact"),
+)
+
+# One row per (field, value) of every entry: how any field is searched through an index.
+# `unique_key` repeats `key` for unique fields only, so one unique index guards them.
+entry_values = sa.Table(
+    "entry_values",
+    metadata,
+    sa.Column("field_id", sa.ForeignKey("fields.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("key", sa.String(200), primary_key=True),
+    sa.Column("entry_pk", sa.ForeignKey("entries.pk", ondelete="CASCADE"), primary_key=True),
+    sa.Column("unique_key", sa.String(200)),
+    sa.Index(None, "entry_pk"),
+    sa.UniqueConstraint("field_id", "unique_key"),
+)
+
+history = sa.Table(
+    "history",
+    metadata,
+    sa.Column("id", BigId, primary_key=True, autoincrement=True),
+    sa.Column("directory_id", sa.ForeignKey("directories.id"), nullable=False),
+    sa.Column("entry_number", sa.Integer, nullable=False),
+    sa.Column("at", Timestamp, nullable=False),
+    sa.Column("user_id", sa.ForeignKey("users.id")),
+    sa.Column("edge", sa.String(20), nullable=False),
+    sa.Column("action", sa.String(20), nullable=False),
+    sa.Column("field_code", sa.String(100)),
+    sa.Column("old_value", sa.Text),
+    sa.Column("new_value", sa.Text),
+    sa.Index(None, "directory_id", "entry_number", "id"),
+)
+
+grants = sa.Table(
+    "grants",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("right", sa.String(40), nullable=False),
+    sa.Column("directory_id", sa.ForeignKey("directories.id", ondelete="CASCADE")),
+    sa.Column("user_id", sa.ForeignKey("users.id", ondelete="CASCADE")),
+    sa.Column("group_id", sa.ForeignKey("groups.id", ondelete="CASCADE")),
+    sa.CheckConstraint("(user_id IS NULL) <> (group_id IS NULL)", name="one_holder"),
+    sa.Index(None, "user_id"),
+    sa.Index(None, "group_id"),
+)
+
+issue_properties = sa.Table(
+    "issue_properties",
+    metadata,
+    sa.Column("issue_key", sa.String(255), primary_key=True),
+    sa.Column("field_key", sa.String(255), primary_key=True),
+    sa.Column("value", sa.Text, nullable=False),
+    sa.Column("updated_at", Timestamp, nullable=False),
+    sa.Column("updated_by", sa.ForeignKey("users.id")),
+)
+
+issue_links = sa.Table(
+    "issue_links",
+    metadata,
+    sa.Column("issue_key", sa.String(255), primary_key=True),
+    sa.Column("field_key", sa.String(255), primary_key=True),
+    sa.Column("entry_pk", sa.ForeignKey("entries.pk", ondelete="CASCADE"), primary_key=True),
+    sa.Index(None, "entry_pk"),
+)
+
+jobs = sa.Table(
+    "jobs",
+    metadata,
+    sa.Column("id", BigId, primary_key=True, autoincrement=True),
+    sa.Column("kind", sa.String(40), nullable=False),
+    sa.Column("status", sa.String(20), nullable=False),
+    sa.Column("requested_by", sa.ForeignKey("users.id")),
+    sa.Column("created_at", Timestamp, nullable=False),
+    sa.Column("started_at", Timestamp),
+    sa.Column("finished_at", Timestamp),
+    sa.Column("detail", sa.Text, nullable=False),
+    # At most one job of a kind waits or runs: a second request joins the first.
+    sa.Index(
+        "uq_jobs_active_kind",
+        "kind",
+        unique=True,
+        sqlite_where=sa.text("status IN ('queued', 'running')"),
+        postgresql_where=sa.text("status IN ('queued', 'running')"),
+    ),
+    sa.Index(None, "status", "id"),
+)
