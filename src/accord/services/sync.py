@@ -49,6 +49,7 @@ def _sync_users(tx: Transaction, jira: JiraGateway) -> str:
                 at=now(),
                 display_name=jira_user.display_name,
                 jira_key=jira_user.key,
+                is_active=jira_user.active,
             )
             created += 1
         else:

@@ -24,6 +24,11 @@ def upgrade(engine: sa.Engine, revision: str = "head") -> None:
         command.upgrade(_config(connection), revision)
 
 
+def downgrade(engine: sa.Engine, revision: str) -> None:
+    with engine.begin() as connection:
+        command.downgrade(_config(connection), revision)
+
+
 def check(engine: sa.Engine) -> None:
     """Raise if the tables differ from what the code expects (alembic check)."""
     with engine.begin() as connection:

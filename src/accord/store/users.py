@@ -42,6 +42,7 @@ def insert_user(
     at: datetime,
     display_name: str | None = None,
     jira_key: str | None = None,
+    is_active: bool = True,
 ) -> User:
     row = connection.execute(
         sa.insert(t.users)
@@ -52,6 +53,7 @@ def insert_user(
             is_admin=is_admin,
             display_name=display_name or login,
             jira_key=jira_key,
+            is_active=is_active,
             created_at=at,
         )
         .returning(t.users)

@@ -1,0 +1,105 @@
+"""The user sync job and per-issue CRM properties, on a real database."""
+
+from collections.abc import Iterable
+
+import pytest
+
+from accord.domain.errors import EntryNotFound, InvalidParameter, PermissionDenied
+from accord.domain.rights import GlobalRight, Rights
+from accord.domain.users import Actor, User
+from accord.jobs.worker import JobWorker
+from accord.services import issues, sync, users
+from accord.services.jira import JiraUser
+from accord.services.transactions import Database, run
+
+ADMIN = Actor.system("legacy")
+
+
+class TwoJiraUsers:
+    """The JiraGateway seam, answered in-process: what a connected Jira would return."""
+
+    def users(self) -> Iterable[JiraUser]:
+        return [
+            JiraUser("JIRAUSER1", "viewer", "Vera Viewer", "vera@example.org", True),
+            JiraUser("JIRAUSER2", "newcomer", "New Comer", "new@example.org", False),
+        ]
+
+    def set_issue_property(self, issue_key: str, field_key: str, value: str) -> None:
+        raise AssertionError("not used here")
+
+
+def test_a_sync_request_joins_the_one_already_waiting(db: Database) -> None:
+    first = run(db, lambda tx: sync.request_user_sync(tx, actor=ADMIN), write=True)
+    second = run(db, lambda tx: sync.request_user_sync(tx, actor=ADMIN), write=True)
+    assert first == second
+    assert [j.status for j in run(db, sync.user_sync_jobs, write=False)] == ["queued"]
+
+
+def test_without_jira_the_sync_job_fails_and_says_why(db: Database) -> None:
+    run(db, lambda tx: sync.request_user_sync(tx, actor=ADMIN), write=True)
+    assert JobWorker(db, jira=None).run_once()
+    assert not JobWorker(db, jira=None).run_once()
+    (job,) = run(db, sync.user_sync_jobs, write=False)
+    assert (job.status, job.detail) == ("failed", "Jira is not connected")
+    # Once finished, a new request queues a new run.
+    assert run(db, lambda tx: sync.request_user_sync(tx, actor=ADMIN), write=True) != job.id
+
+
+def test_with_jira_the_sync_creates_and_updates_users(db: Database) -> None:
+    run(db, lambda tx: sync.request_user_sync(tx, actor=ADMIN), write=True)
+    assert JobWorker(db, jira=TwoJiraUsers()).run_once()
+    (job,) = run(db, sync.user_sync_jobs, write=False)
+    assert (job.status, job.detail) == ("done", "1 users created, 1 updated")
+    found = {u.login: u for u in run(db, lambda tx: users.list_users(tx, actor=ADMIN), write=False)}
+    assert found["viewer"].display_name == "Vera Viewer"
+    assert found["newcomer"].jira_key == "JIRAUSER2"
+    assert not found["newcomer"].is_active
+
+
+def test_crm_properties_link_an_issue_to_contacts_and_give_their_emails(db: Database) -> None:
+    run(
+        db,
+        lambda tx: issues.set_crm_properties(
+            tx, "proj-7", "customfield_1", "(3), Ted Johnson,3", actor=ADMIN
+        ),
+        write=True,
+    )
+    emails = run(
+        db,
+        lambda tx: issues.contact_emails(tx, "PROJ-7", "customfield_1", actor=ADMIN),
+        write=False,
+    )
+    assert emails == ["carol@adobe.example", "ted@oceanic.example"]
+    assert (
+        run(db, lambda tx: issues.contact_emails(tx, "PROJ-7", "other", actor=ADMIN), write=False)
+        == []
+    )
+
+
+@pytest.mark.parametrize(
+    ("issue_key", "value", "error"),
+    [
+        ("not a key", "(3)", InvalidParameter),
+        ("PROJ-1", "(999)", EntryNotFound),
+        ("PROJ-1", "Nobody Atall", EntryNotFound),
+    ],
+)
+def test_bad_crm_properties_are_refused(
+    db: Database, issue_key: str, value: str, error: type[Exception]
+) -> None:
+    with pytest.raises(error):
+        run(
+            db,
+            lambda tx: issues.set_crm_properties(tx, issue_key, "cf", value, actor=ADMIN),
+            write=True,
+        )
+
+
+def test_issue_commands_need_the_main_menu(db: Database) -> None:
+    nobody = Actor(User(1, "x"), Rights(global_rights=frozenset()), "legacy")
+    with pytest.raises(PermissionDenied, match="CRM Main Menu"):
+        run(db, lambda tx: issues.contact_emails(tx, "P-1", "cf", actor=nobody), write=False)
+    allowed = Actor(User(1, "x"), Rights(global_rights=frozenset({GlobalRight.MAIN_MENU})), "x")
+    assert (
+        run(db, lambda tx: issues.contact_emails(tx, "P-1", "cf", actor=allowed), write=False) == []
+    )
