@@ -16,6 +16,7 @@ from typing import TypeVar
 import sqlalchemy as sa
 
 from accord.domain.schema import Schema
+from accord.store import driver
 from accord.store import tables as t
 from accord.store.engine import WRITE_OPTION
 from accord.store.schema import load_schema
@@ -91,14 +92,7 @@ class Transaction:
     @property
     def instance(self) -> InstanceState:
         if self._instance is None:
-            row = self.connection.execute(
-                sa.select(
-                    t.instance.c.api_key_hash,
-                    t.instance.c.schema_version,
-                    t.instance.c.auth_version,
-                ).where(t.instance.c.id == 1)
-            ).one()
-            self._instance = InstanceState(*row)
+            self._instance = InstanceState(*driver.instance_row(self.connection))
         return self._instance
 
     @property

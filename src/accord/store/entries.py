@@ -12,6 +12,7 @@ from accord.domain.entries import Entry, Names, StoredValue
 from accord.domain.errors import DuplicateValue
 from accord.domain.schema import Field
 from accord.domain.values import Criterion
+from accord.store import driver
 from accord.store import tables as t
 
 STREAM_BATCH = 1000
@@ -55,59 +56,90 @@ def _utc(moment: datetime) -> datetime:
 
 
 def _entry(row: Any) -> Entry:
+    return _entry_from(*row)
+
+
+def _entry_from(
+    pk: int,
+    directory_id: int,
+    number: int,
+    data: dict[str, StoredValue],
+    version: int,
+    created_at: datetime,
+    created_by: int | None,
+    updated_at: datetime,
+    updated_by: int | None,
+) -> Entry:
     return Entry(
-        directory_id=row.directory_id,
-        id=row.number,
-        values=row.data,
-        version=row.version,
-        created_at=_utc(row.created_at),
-        created_by=row.created_by,
-        updated_at=_utc(row.updated_at),
-        updated_by=row.updated_by,
-        row=row.pk,
+        directory_id,
+        number,
+        data,
+        version,
+        _utc(created_at),
+        created_by,
+        _utc(updated_at),
+        updated_by,
+        row=pk,
     )
 
 
 # Reads
+#
+# The statements on the hot paths are built once, with bind parameters: building a
+# statement costs more than running it on a point read.
+
+_BY_NUMBER_LOCKED = (
+    sa.select(*_COLUMNS)
+    .where(_E.directory_id == sa.bindparam("directory_id"), _E.number == sa.bindparam("number"))
+    .with_for_update()
+)
+_EXISTS = sa.select(_E.pk).where(
+    _E.directory_id == sa.bindparam("directory_id"), _E.number == sa.bindparam("number")
+)
+_NUMBERS_WITH_KEY = (
+    sa.select(_E.number)
+    .join(t.entry_values, _V.entry_pk == _E.pk)
+    .where(_V.field_id == sa.bindparam("field_id"), _V.key == sa.bindparam("key"))
+    .order_by(_E.number)
+)
+_NUMBERS_WITH_COMPACT_NAME = (
+    sa.select(_E.number)
+    .where(_E.directory_id == sa.bindparam("directory_id"), _E.name_compact == sa.bindparam("key"))
+    .order_by(_E.number)
+)
 
 
 def fetch_entry(
     connection: sa.Connection, directory_id: int, number: int, *, for_update: bool = False
 ) -> Entry | None:
     """The entry `number` of a directory (one indexed row), or None."""
-    query = sa.select(*_COLUMNS).where(_E.directory_id == directory_id, _E.number == number)
     if for_update:
-        query = query.with_for_update()
-    row = connection.execute(query).one_or_none()
-    return None if row is None else _entry(row)
+        params = {"directory_id": directory_id, "number": number}
+        row = connection.execute(_BY_NUMBER_LOCKED, params).first()
+        return None if row is None else _entry(row)
+    found = driver.entry_row(connection, directory_id, number)
+    return None if found is None else _entry_from(*found)
 
 
 def entry_exists(connection: sa.Connection, directory_id: int, number: int) -> bool:
-    query = sa.select(_E.pk).where(_E.directory_id == directory_id, _E.number == number)
-    return connection.execute(query).first() is not None
+    found = connection.execute(_EXISTS, {"directory_id": directory_id, "number": number})
+    return found.first() is not None
 
 
 def numbers_with_key(connection: sa.Connection, field_id: int, key: str) -> list[int]:
     """Ids of the entries whose `field_id` holds `key`, ascending."""
-    query = (
-        sa.select(_E.number)
-        .join(t.entry_values, _V.entry_pk == _E.pk)
-        .where(_V.field_id == field_id, _V.key == key)
-        .order_by(_E.number)
-    )
-    return list(connection.execute(query).scalars())
+    found = connection.execute(_NUMBERS_WITH_KEY, {"field_id": field_id, "key": key})
+    return list(found.scalars())
 
 
 def numbers_with_compact_name(
     connection: sa.Connection, directory_id: int, compact: str
 ) -> list[int]:
     """Ids of the entries whose name, without white space, is `compact`, ascending."""
-    query = (
-        sa.select(_E.number)
-        .where(_E.directory_id == directory_id, _E.name_compact == compact)
-        .order_by(_E.number)
+    found = connection.execute(
+        _NUMBERS_WITH_COMPACT_NAME, {"directory_id": directory_id, "key": compact}
     )
-    return list(connection.execute(query).scalars())
+    return list(found.scalars())
 
 
 def stream_entries(
@@ -154,7 +186,7 @@ def entries_holding(
     )
     if connection.dialect.name == "postgresql":
         query = query.with_for_update(of=t.entries)
-    return [(by_id[row.field_id], _entry(row)) for row in connection.execute(query)]
+    return [(by_id[row[0]], _entry(row[1:])) for row in connection.execute(query)]
 
 
 def fetch_names(connection: sa.Connection, request: NameRequest) -> Names:
@@ -162,10 +194,8 @@ def fetch_names(connection: sa.Connection, request: NameRequest) -> Names:
     entries: dict[tuple[int, int], str] = {}
     for directory_id, numbers in request.entries.items():
         for chunk in _chunks(sorted(numbers)):
-            query = sa.select(_E.number, _E.name).where(
-                _E.directory_id == directory_id, _E.number.in_(chunk)
-            )
-            entries.update(((directory_id, n), name) for n, name in connection.execute(query))
+            rows = driver.entry_names(connection, directory_id, chunk)
+            entries.update(((directory_id, n), name) for n, name in rows)
     users = _names(connection, t.users.c.id, t.users.c.login, request.users)
     groups = _names(connection, t.groups.c.id, t.groups.c.name, request.groups)
     return Names(entries, users, groups)
