@@ -10,9 +10,7 @@ from contextlib import contextmanager
 from typing import Annotated, TypeVar
 
 import typer
-import uvicorn
 
-from accord.app import create_app
 from accord.domain.errors import AccordError
 from accord.domain.schema import FieldType
 from accord.domain.users import Actor
@@ -78,8 +76,7 @@ def _do(work: Callable[[Transaction], T], *, write: bool = True) -> T:
     database = _database()
     try:
         with _errors():
-            if write:
-                migrations.require_current_schema(database)
+            migrations.require_current_schema(database)
             return run(database, work, write=write)
     finally:
         database.dispose()
@@ -99,6 +96,12 @@ def serve(
     database = _database()
     with _errors():
         migrations.require_current_schema(database)
+    # Imported here: the web stack takes over a second to import, which every other
+    # command would pay for nothing.
+    import uvicorn
+
+    from accord.app import create_app
+
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     typer.echo(f"Accord serving {_safe_url(settings.database_url)} on http://{host}:{port}")
     uvicorn.run(

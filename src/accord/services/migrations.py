@@ -19,6 +19,8 @@ def upgrade_schema(database: Database) -> str | None:
 
 def require_current_schema(database: Database) -> None:
     """Raise unless the database is reachable and its schema is the newest."""
+    if not database.exists():
+        raise AccordError("there is no database here yet: run `accord db upgrade`")
     try:
         current = migrate.current(database.engine)
     except SQLAlchemyError as error:

@@ -11,6 +11,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TypeVar
 
 import sqlalchemy as sa
@@ -70,6 +71,13 @@ class Database:
             connection.execution_options(**{WRITE_OPTION: write})
             with connection.begin():
                 yield Transaction(self, connection)
+
+    def exists(self) -> bool:
+        """False for an SQLite file that is not there yet (nothing else can tell early)."""
+        url = self.engine.url
+        if url.get_backend_name() != "sqlite" or url.database in (None, "", ":memory:"):
+            return True
+        return Path(url.database).exists()
 
     def dispose(self) -> None:
         self.engine.dispose()

@@ -8,7 +8,8 @@ transaction, as everything else; the SQL is written once per dialect below, and 
 conversions SQLAlchemy's types would make (JSON text, timestamps) are made here.
 """
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
 
@@ -25,8 +26,28 @@ _SQL = {
 }
 
 
-def _cursor(connection: sa.Connection) -> Any:
-    return connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
+def execute(connection: sa.Connection, sql: str, params: Sequence[Any] = ()) -> Any:
+    """Run `sql` on the driver; its rows. Driver errors become SQLAlchemy's, as usual."""
+    with translated_errors(connection, sql, params):
+        cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
+        try:
+            cursor.execute(sql, params)
+            return cursor.fetchall() if cursor.description else []
+        finally:
+            cursor.close()
+
+
+@contextmanager
+def translated_errors(
+    connection: sa.Connection, sql: str, params: Sequence[Any] = ()
+) -> Iterator[None]:
+    """Raise the driver's errors as SQLAlchemy's (OperationalError, IntegrityError, ...),
+    so that callers see one kind of error whichever layer ran the statement."""
+    dbapi = connection.dialect.loaded_dbapi
+    try:
+        yield
+    except dbapi.Error as error:
+        raise sa.exc.DBAPIError.instance(sql, params, error, dbapi.Error) from error
 
 
 def _placeholder(connection: sa.Connection) -> str:
@@ -34,12 +55,7 @@ def _placeholder(connection: sa.Connection) -> str:
 
 
 def instance_row(connection: sa.Connection) -> tuple[str | None, int, int]:
-    cursor = _cursor(connection)
-    try:
-        cursor.execute(_SQL["instance"])
-        row = cursor.fetchone()
-    finally:
-        cursor.close()
+    (row,) = execute(connection, _SQL["instance"])
     return row[0], int(row[1]), int(row[2])
 
 
@@ -47,12 +63,8 @@ def entry_row(connection: sa.Connection, directory_id: int, number: int) -> Sequ
     """(pk, directory_id, number, data, version, created_at, created_by, updated_at,
     updated_by) of one entry, with `data` decoded and timestamps as datetimes."""
     p = _placeholder(connection)
-    cursor = _cursor(connection)
-    try:
-        cursor.execute(_SQL["entry"].format(p=p), (directory_id, number))
-        row = cursor.fetchone()
-    finally:
-        cursor.close()
+    rows = execute(connection, _SQL["entry"].format(p=p), (directory_id, number))
+    row = rows[0] if rows else None
     if row is None:
         return None
     if isinstance(row[3], str | bytes):  # SQLite keeps JSON and timestamps as text
@@ -72,14 +84,8 @@ def entry_names(
     connection: sa.Connection, directory_id: int, numbers: Sequence[int]
 ) -> list[tuple[int, str]]:
     p = _placeholder(connection)
-    cursor = _cursor(connection)
-    try:
-        cursor.execute(
-            _SQL["names"].format(p=p, ps=", ".join([p] * len(numbers))), (directory_id, *numbers)
-        )
-        return [(int(n), str(name)) for n, name in cursor.fetchall()]
-    finally:
-        cursor.close()
+    sql = _SQL["names"].format(p=p, ps=", ".join([p] * len(numbers)))
+    return [(int(n), str(name)) for n, name in execute(connection, sql, (directory_id, *numbers))]
 
 
 def _timestamp(value: Any) -> Any:

@@ -7,6 +7,8 @@ import sqlalchemy as sa
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.pool import ConnectionPoolEntry
 
+from accord.store import driver
+
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 WRITE_OPTION = "accord_write"
 """Execution option: the transaction will write (SQLite takes the write lock at BEGIN)."""
@@ -55,9 +57,7 @@ def _sqlite_engine(url: URL, synchronous: str, options: dict[str, Any]) -> sa.En
         # writes fails at once when another writer went first, whatever the busy timeout.
         writes = connection.get_execution_options().get(WRITE_OPTION, False)
         # On the driver itself: SQLAlchemy's execution layer would cost ~90 us here.
-        driver_connection = connection.connection.driver_connection
-        assert driver_connection is not None
-        driver_connection.execute("BEGIN IMMEDIATE" if writes else "BEGIN")
+        driver.execute(connection, "BEGIN IMMEDIATE" if writes else "BEGIN")
 
     return engine
 
