@@ -7,6 +7,7 @@ import threading
 import time
 import uuid
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -15,7 +16,7 @@ import httpx
 import sqlalchemy as sa
 import uvicorn
 
-from accord.app import create_app
+from accord import server
 from accord.services import demo
 from accord.services.transactions import Database, open_database, run
 from accord.settings import Settings
@@ -34,6 +35,7 @@ class Templates:
         self.folder = folder
         self.tag = f"{os.getpid()}_{uuid.uuid4().hex[:6]}"
         self._urls: dict[str, str] = {}
+        self._dropping = ThreadPoolExecutor(max_workers=1)
         if backend == "postgresql":
             assert PG_URL, "ACCORD_TEST_DATABASE_URL names the PostgreSQL server"
             self._admin = sa.create_engine(PG_URL, isolation_level="AUTOCOMMIT")
@@ -73,7 +75,8 @@ class Templates:
         try:
             yield url
         finally:
-            self._drop(url)
+            # Dropping a PostgreSQL database takes up to a second: do it in the background.
+            self._dropping.submit(self._drop, url)
 
     def _drop(self, url: str) -> None:
         if self.backend == "sqlite":
@@ -86,6 +89,7 @@ class Templates:
                 )
 
     def close(self) -> None:
+        self._dropping.shutdown(wait=True)
         for url in self._urls.values():
             self._drop(url)
         if self.backend == "postgresql":
@@ -112,13 +116,7 @@ class LiveServer:
         self.sock.bind(("127.0.0.1", 0))
         self.port = self.sock.getsockname()[1]
         self.url = f"http://127.0.0.1:{self.port}"
-        config = uvicorn.Config(
-            create_app(settings, database=database),
-            log_level="warning",
-            access_log=False,
-            lifespan="on",
-            log_config=None,
-        )
+        config = server.config(settings, database, log_level="warning", lifespan="on")
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(
             target=self.server.run, kwargs={"sockets": [self.sock]}, daemon=True

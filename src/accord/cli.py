@@ -98,20 +98,11 @@ def serve(
         migrations.require_current_schema(database)
     # Imported here: the web stack takes over a second to import, which every other
     # command would pay for nothing.
-    import uvicorn
-
-    from accord.app import create_app
+    from accord import server
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     typer.echo(f"Accord serving {_safe_url(settings.database_url)} on http://{host}:{port}")
-    uvicorn.run(
-        create_app(settings, database=database),
-        host=host,
-        port=port,
-        access_log=False,
-        log_config=None,
-        server_header=False,
-    )
+    server.serve(settings, database, host=host, port=port)
 
 
 def _safe_url(url: str) -> str:

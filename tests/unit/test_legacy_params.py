@@ -9,7 +9,7 @@ from tests.unit.fakes import COMPANIES, SCHEMA
 
 
 def test_decoding_like_a_servlet() -> None:
-    pairs = decode_pairs(b"a=1+2&b=%41%42&c=&d&e=x=y&&f=%zz")
+    pairs = decode_pairs(b"a=1+2&b=%41%42&c=&d&e=x=y&&f=%zz&=nameless")
     assert pairs == [("a", "1 2"), ("b", "AB"), ("c", ""), ("d", ""), ("e", "x=y"), ("f", "%zz")]
 
 

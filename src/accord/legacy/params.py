@@ -11,12 +11,15 @@ from urllib.parse import unquote_to_bytes
 
 
 def decode_pairs(raw: bytes) -> list[tuple[str, str]]:
-    """The `name=value` pairs of a query string or a form-encoded body, in order."""
+    """The `name=value` pairs of a query string or a form-encoded body, in order.
+
+    A pair without a name (`=x`) is skipped, as a servlet container skips it.
+    """
     pairs = []
     for part in raw.split(b"&"):
-        if not part:
-            continue
         name, _, value = part.partition(b"=")
+        if not name:
+            continue
         pairs.append((_decode(name), _decode(value)))
     return pairs
 

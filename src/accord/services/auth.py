@@ -6,7 +6,7 @@ import secrets
 
 from accord.domain.errors import AccordError, ApiKeyNotConfigured, UserNotFound, WrongApiKey
 from accord.domain.rights import Rights
-from accord.domain.text import fold
+from accord.domain.text import fold, has_invalid_characters
 from accord.domain.users import Actor, User
 from accord.store import instance as instance_store
 from accord.store import users as user_store
@@ -56,6 +56,9 @@ def authenticate(tx: Transaction, *, api_key: str | None, login: str | None, edg
 
 
 def _user_and_rights(tx: Transaction, login: str) -> tuple[User, Rights] | None:
+    if has_invalid_characters(login):
+        return None  # no login holds undecodable bytes or control characters
+
     def load() -> tuple[User, Rights] | None:
         user = user_store.find_user(tx.connection, login.strip())
         if user is None or not user.is_active:

@@ -4,7 +4,7 @@ from collections.abc import Callable
 
 from accord.domain.errors import DictionaryValueExists, InvalidValue
 from accord.domain.schema import Dictionary, Directory, Field
-from accord.domain.text import compact_form, fold, index_key
+from accord.domain.text import compact_form, fold, has_invalid_characters, index_key
 from accord.domain.users import Actor
 from accord.store import entries as entry_store
 from accord.store import schema as schema_store
@@ -31,10 +31,14 @@ class StoreResolver:
         return entry_store.entry_exists(self.tx.connection, directory.id, entry_id)
 
     def entries_named(self, directory: Directory, name: str) -> list[int]:
+        if has_invalid_characters(name):
+            return []  # no stored name holds undecodable bytes or control characters
         field = self.tx.schema.name_field(directory)
         return entry_store.numbers_with_key(self.tx.connection, field.id, _key(name))
 
     def entry_named(self, directory: Directory, name: str) -> int | None:
+        if has_invalid_characters(name):
+            return None
         exact = self.entries_named(directory, name)
         if exact:
             return exact[0]
@@ -45,10 +49,14 @@ class StoreResolver:
         return loose[0] if loose else None
 
     def user_id(self, login: str) -> int | None:
+        if has_invalid_characters(login):
+            return None
         user = user_store.find_user(self.tx.connection, login)
         return None if user is None else user.id
 
     def group_id(self, name: str) -> int | None:
+        if has_invalid_characters(name):
+            return None
         group = user_store.find_group(self.tx.connection, name)
         return None if group is None else group.id
 

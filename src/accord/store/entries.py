@@ -206,7 +206,10 @@ def _names(
 ) -> dict[int, str]:
     found: dict[int, str] = {}
     for chunk in _chunks(sorted(ids)):
-        found.update(connection.execute(sa.select(key, name).where(key.in_(chunk))).tuples())
+        found.update(
+            (row[0], row[1])
+            for row in connection.execute(sa.select(key, name).where(key.in_(chunk)))
+        )
     return found
 
 
