@@ -1,6 +1,9 @@
 from datetime import UTC, datetime
+from decimal import Decimal
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from accord.domain.entries import Entry, Names
 from accord.domain.errors import FieldReadOnly, InvalidValue
@@ -11,6 +14,7 @@ from accord.domain.values import (
     criterion,
     entry_reference,
     index_keys,
+    number_key,
     parse_value,
     render_flat,
 )
@@ -204,7 +208,7 @@ def test_search_criteria_match_rendered_values() -> None:
         FIELDS["services"], "Development,Training", schema=SCHEMA, lookup=lookup
     ).groups == (("20",), ("21",))
     assert criterion(FIELDS["revenue"], "10,50", schema=SCHEMA, lookup=lookup).groups == (
-        ("10.5",),
+        (number_key("10.5"),),
     )
 
 
@@ -213,3 +217,18 @@ def test_an_empty_search_value_means_an_empty_field_and_a_misfit_matches_nothing
     assert criterion(FIELDS["org_www"], "", schema=SCHEMA, lookup=lookup).matches_empty
     assert criterion(FIELDS["revenue"], "ten", schema=SCHEMA, lookup=lookup).groups == ((),)
     assert criterion(FIELDS["org_industry"], "Mining", schema=SCHEMA, lookup=lookup).groups == ((),)
+
+
+@given(
+    st.lists(
+        st.decimals(
+            min_value=-(10**20), max_value=10**20, places=6, allow_nan=False, allow_infinity=False
+        ),
+        min_size=2,
+    )
+)
+def test_number_keys_sort_as_the_numbers_do(numbers: list[Decimal]) -> None:
+    canonical = [canonical_number(format(n, "f")) for n in numbers]
+    texts = [c for c in canonical if c is not None]
+    assert sorted(texts, key=number_key) == sorted(texts, key=Decimal)
+    assert len({number_key(t) for t in texts}) == len({Decimal(t) for t in texts})

@@ -22,9 +22,9 @@ MAX_LABEL_LENGTH = 255
 """Longest dictionary label (a value of a dictionary, position or the like)."""
 UNSUPPORTED = "Unsupported"
 
-_NUMBER = re.compile(r"[+-]?\d{1,24}(?:[.,]\d{1,12})?")
-_ISO_DATE = re.compile(r"(\d{4})-(\d{2})-(\d{2})")
-_DOTTED_DATE = re.compile(r"(\d{2})\.(\d{2})\.(\d{4})")
+_NUMBER = re.compile(r"[+-]?[0-9]{1,24}(?:[.,][0-9]{1,12})?")
+_ISO_DATE = re.compile(r"([0-9]{4})-([0-9]{2})-([0-9]{2})")
+_DOTTED_DATE = re.compile(r"([0-9]{2})\.([0-9]{2})\.([0-9]{4})")
 _EMAIL = re.compile(r"[^@\s]+@[^@\s]+")
 _LINK_ID = re.compile(r"\(([0-9]+)\)")
 _CHECKBOX = {
@@ -242,6 +242,26 @@ def canonical_number(text: str) -> str | None:
     return "0" if rendered in ("-0", "+0") else rendered
 
 
+def number_key(canonical: str) -> str:
+    """An index key for a number whose text order is the numbers' order.
+
+    Class (0 negative, 1 zero, 2 positive), then the decimal exponent, then the digits;
+    for a negative number the exponent and digits are complemented and the digits end
+    with "~", so that a larger magnitude sorts first. Index range scans then serve
+    `lt`/`gt` filters and sorting, on every database, with one text column.
+    """
+    sign, digits, exponent = Decimal(canonical).normalize().as_tuple()
+    if not digits or digits == (0,):
+        return "1"
+    assert isinstance(exponent, int)
+    magnitude = len(digits) + exponent + 5000  # the adjusted exponent, made positive
+    mantissa = "".join(map(str, digits))
+    if not sign:
+        return f"2{magnitude:05d}{mantissa}"
+    complement = mantissa.translate(str.maketrans("0123456789", "9876543210"))
+    return f"0{99999 - magnitude:05d}{complement}~"
+
+
 def canonical_date(text: str) -> str | None:
     """`yyyy-MM-dd` or `dd.MM.yyyy` as an ISO date string; None if not a real date."""
     iso, dotted = _ISO_DATE.fullmatch(text), _DOTTED_DATE.fullmatch(text)
@@ -333,6 +353,8 @@ def index_keys(field: Field, value: StoredValue | None) -> list[str]:
         return []
     if isinstance(value, bool):
         return ["true" if value else "false"]
+    if field.type is FieldType.NUMBER and isinstance(value, str):
+        return [number_key(value)]
     if isinstance(value, str):
         return [index_key(fold(value))]
     return [str(i) for i in _as_ids(value)]
@@ -375,7 +397,8 @@ def criterion(field: Field, query: str, *, schema: Schema, lookup: Lookup) -> Cr
 def _search_keys(field: Field, text: str, schema: Schema, lookup: Lookup) -> list[str]:
     kind = field.type
     if kind is FieldType.NUMBER:
-        return _maybe(canonical_number(text))
+        canonical = canonical_number(text)
+        return [] if canonical is None else [number_key(canonical)]
     if kind is FieldType.DATE:
         return _maybe(canonical_date(text))
     if kind is FieldType.CHECKBOX:

@@ -20,6 +20,9 @@ metadata = sa.MetaData(
 BigId = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 Json = sa.JSON().with_variant(postgresql.JSONB(), "postgresql")
 Timestamp = sa.DateTime(timezone=True)
+# Index keys compare byte by byte on every database (SQLite's default; PostgreSQL's "C"),
+# so that prefix and range scans and sorting mean the same everywhere.
+Key = sa.String(200).with_variant(sa.String(200, collation="C"), "postgresql")
 
 instance = sa.Table(
     "instance",
@@ -136,9 +139,9 @@ entry_values = sa.Table(
     "entry_values",
     metadata,
     sa.Column("field_id", sa.ForeignKey("fields.id", ondelete="CASCADE"), primary_key=True),
-    sa.Column("key", sa.String(200), primary_key=True),
+    sa.Column("key", Key, primary_key=True),
     sa.Column("entry_pk", sa.ForeignKey("entries.pk", ondelete="CASCADE"), primary_key=True),
-    sa.Column("unique_key", sa.String(200)),
+    sa.Column("unique_key", Key),
     sa.Index(None, "entry_pk"),
     sa.UniqueConstraint("field_id", "unique_key"),
 )

@@ -17,6 +17,9 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
 
+# Index keys compare byte by byte on every database (PostgreSQL: the "C" collation).
+_KEY = sa.String(length=200).with_variant(sa.String(length=200, collation="C"), "postgresql")
+
 revision: str = "0001"
 down_revision: str | None = None
 branch_labels: str | Sequence[str] | None = None
@@ -289,9 +292,9 @@ def upgrade() -> None:
     op.create_table(
         "entry_values",
         sa.Column("field_id", sa.Integer(), nullable=False),
-        sa.Column("key", sa.String(length=200), nullable=False),
+        sa.Column("key", _KEY, nullable=False),
         sa.Column("entry_pk", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
-        sa.Column("unique_key", sa.String(length=200), nullable=True),
+        sa.Column("unique_key", _KEY, nullable=True),
         sa.ForeignKeyConstraint(
             ["entry_pk"],
             ["entries.pk"],
