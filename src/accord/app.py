@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from accord.api import router as api
 from accord.jobs.worker import JobWorker
 from accord.legacy.routes import LegacyContext
 from accord.legacy.routes import routes as legacy_routes
@@ -36,8 +37,18 @@ def create_app(settings: Settings, *, database: Database | None = None) -> FastA
             db.dispose()
 
     app = FastAPI(
-        title="Accord", lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None
+        title="Accord",
+        version="1",
+        summary="An API-first CRM server",
+        lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
+        openapi_url="/api/v1/openapi.json",
+        # FastAPI's built-in OpenTelemetry looks for a provider on every request, which
+        # costs a fifth of a point read here; Accord does not export telemetry (yet).
+        telemetry={"tracing": False, "metrics": False, "logs": False},
     )
+    api.install(app, db)
     context = LegacyContext(db, jira=None, max_request_bytes=settings.max_request_bytes)
     for route in legacy_routes(context):
         app.router.routes.append(route)

@@ -14,7 +14,15 @@ import typer
 from accord.domain.errors import AccordError
 from accord.domain.schema import FieldType
 from accord.domain.users import Actor
-from accord.services import auth, demo, dictionaries, directories, migrations, users
+from accord.services import (
+    auth,
+    demo,
+    dictionaries,
+    directories,
+    migrations,
+    tokens,
+    users,
+)
 from accord.services.transactions import (
     Database,
     DatabaseError,
@@ -338,3 +346,57 @@ def dictionary_list(
 
     for line in _do(lines, write=False):
         typer.echo(line)
+
+
+# REST API tokens
+
+token_app = typer.Typer(help="Personal API tokens of the REST API.", no_args_is_help=True)
+app.add_typer(token_app, name="token")
+
+
+@token_app.command("create")
+def token_create(
+    login: str,
+    read_only: Annotated[bool, typer.Option("--read-only", help="Only reads.")] = False,
+    directory: Annotated[
+        list[str] | None, typer.Option(help="Only this directory (repeat for more).")
+    ] = None,
+    expires: Annotated[int | None, typer.Option(help="Expires after this many days.")] = None,
+    name: Annotated[str, typer.Option(help="What the token is for.")] = "",
+) -> None:
+    """Make a token for a user; the token alone is printed on the last line, once."""
+    text, row = _do(
+        lambda tx: tokens.create_token(
+            tx,
+            login,
+            name=name,
+            read_only=read_only,
+            directories=directory,
+            expires_days=expires,
+            actor=CLI,
+        )
+    )
+    scope = "read-only" if row.read_only else "read-write"
+    where = "all directories" if row.directory_ids is None else f"{len(row.directory_ids)} dir."
+    until = row.expires_at.date().isoformat() if row.expires_at else "never"
+    typer.echo(f"token {row.id} for {login}: {scope}, {where}, expires {until}")
+    typer.echo(text)
+
+
+@token_app.command("list")
+def token_list(login: str) -> None:
+    """List a user's tokens: id, name, scope, expiry, last use, state."""
+    for row in _do(lambda tx: tokens.list_tokens(tx, login, actor=CLI), write=False):
+        state = "revoked" if row.revoked_at else "active"
+        scope = "read-only" if row.read_only else "read-write"
+        last = row.last_used_at.isoformat() if row.last_used_at else "never used"
+        typer.echo(
+            f"{row.id}\t{row.name}\t{scope}\t{row.expires_at or 'no expiry'}\t{last}\t{state}"
+        )
+
+
+@token_app.command("revoke")
+def token_revoke(token_id: int) -> None:
+    """Revoke a token: it stops working at once."""
+    _do(lambda tx: tokens.revoke_token(tx, token_id, actor=CLI))
+    typer.echo(f"token {token_id} revoked")

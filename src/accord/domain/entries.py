@@ -1,7 +1,7 @@
 """Entries: one row of a directory, with its values as stored."""
 
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -53,6 +53,8 @@ class Names:
     users: Mapping[int, str] = field(default_factory=dict)
     """user id -> login."""
     groups: Mapping[int, str] = field(default_factory=dict)
+    contacts: Mapping[int, Sequence[tuple[int, str]]] = field(default_factory=dict)
+    """company id -> (id, name) of the contacts whose company it is (the Contacts field)."""
 
 
 @dataclass(frozen=True, slots=True)

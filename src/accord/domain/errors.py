@@ -13,10 +13,16 @@ class AccordError(Exception):
     """Base of every error a user can cause; never a crash."""
 
     code: ClassVar[str] = "error"
+    field: str | None = None
+    """The code of the field the error is about, where there is one."""
 
     def __init__(self, message: str) -> None:
         super().__init__(message)
         self.message = message
+
+    def about(self, field_code: str) -> "AccordError":
+        self.field = field_code
+        return self
 
 
 class ApiKeyNotConfigured(AccordError):
@@ -54,6 +60,12 @@ class ParameterRequired(AccordError):
     def __init__(self, name: str) -> None:
         super().__init__(f"Parameter {printable(name)} is required")
         self.name = name
+
+
+class FieldRequired(ParameterRequired):
+    """A new entry lacks a required field (the legacy API says "Parameter <name> ...")."""
+
+    code = "field_required"
 
 
 class InvalidParameter(AccordError):
@@ -148,3 +160,31 @@ class Conflict(AccordError):
     """A name an administrator chose is already taken (a user, group, field, ...)."""
 
     code = "conflict"
+
+
+class InvalidToken(AccordError):
+    """No usable bearer token: missing, unknown, revoked or expired (HTTP 401)."""
+
+    code = "invalid_token"
+
+
+class StaleVersion(AccordError):
+    """A write named a version of an entry that is no longer current (HTTP 412)."""
+
+    code = "stale_version"
+
+    def __init__(self, current: int) -> None:
+        super().__init__(
+            f"The entry changed since version was read; it is now at version {current}"
+        )
+        self.current = current
+
+
+class InvalidFields(AccordError):
+    """Several fields refused at once; the message is the first one's."""
+
+    code = "invalid_fields"
+
+    def __init__(self, errors: list[tuple[str, AccordError]]) -> None:
+        super().__init__(errors[0][1].message)
+        self.errors = errors

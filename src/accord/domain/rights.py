@@ -69,6 +69,31 @@ class Rights:
         if not self.is_admin:
             raise PermissionDenied("Administrator")
 
+    def limited(
+        self,
+        *,
+        read_only: bool,
+        directory_ids: frozenset[int] | None,
+        all_directories: frozenset[int],
+    ) -> "Rights":
+        """These rights as far as a token allows: never more than they are.
+
+        A read-only token keeps the right to view; a token limited to some directories
+        keeps their rights only. Either way administration is left out.
+        """
+        if not read_only and directory_ids is None:
+            return self
+        held = self.directory_rights
+        if self.is_admin:
+            held = frozenset((d, a) for d in all_directories for a in Action)
+        if directory_ids is not None:
+            held = frozenset((d, a) for d, a in held if d in directory_ids)
+        globals_ = set(GlobalRight) if self.is_admin else set(self.global_rights)
+        if read_only:
+            held = frozenset((d, a) for d, a in held if a is Action.VIEW)
+            globals_ &= {GlobalRight.MAIN_MENU}
+        return Rights(False, frozenset(globals_), held)
+
     def require_on(self, action: Action, directory: Directory) -> None:
         if not self.can(action, directory):
             raise PermissionDenied(directory_right_title(action, directory))

@@ -97,7 +97,7 @@ class Dictionary:
         return None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Schema:
     """Every directory, field and dictionary at one moment; looked up, never changed."""
 

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal, InvalidOperation
 from typing import Protocol
+from weakref import WeakKeyDictionary
 
 from accord.domain.entries import Entry, StoredValue, parse_id
 from accord.domain.errors import AccordError, FieldReadOnly, InvalidValue
@@ -313,6 +314,34 @@ def render_flat(field: Field, entry: Entry, schema: Schema) -> str:
     if isinstance(value, str):
         return value
     return ",".join(_render_refs(field, _as_ids(value), schema, entry))
+
+
+FlatField = tuple[str, Callable[[Entry], str]]
+_FLAT: "WeakKeyDictionary[Schema, dict[int, list[FlatField]]]" = WeakKeyDictionary()
+
+
+def flat_fields(schema: Schema, directory: Directory) -> list[FlatField]:
+    """(code, render) for each field of a directory: `render_flat`, worked out once per
+    schema, since a listing renders every field of every entry."""
+    by_directory = _FLAT.setdefault(schema, {})
+    if directory.id not in by_directory:
+        by_directory[directory.id] = [
+            (f.code, _flat(f, schema)) for f in schema.fields_of(directory)
+        ]
+    return by_directory[directory.id]
+
+
+def _flat(field: Field, schema: Schema) -> Callable[[Entry], str]:
+    code = field.code
+    if field.type in (
+        FieldType.TEXT,
+        FieldType.EMAIL,
+        FieldType.URL,
+        FieldType.NUMBER,
+        FieldType.DATE,
+    ):
+        return lambda entry: entry.values.get(code) or ""  # type: ignore[return-value]
+    return lambda entry: render_flat(field, entry, schema)
 
 
 def _render_refs(field: Field, ids: Sequence[int], schema: Schema, entry: Entry) -> list[str]:

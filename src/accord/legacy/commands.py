@@ -62,6 +62,12 @@ Reply = dict[str, object] | Listing
 class Command:
     run: Callable[[Call], Reply]
     writes: bool = False
+    lists: bool = False
+    """Answers with a listing of entries, which can be long."""
+
+    @property
+    def is_point_read(self) -> bool:
+        return not self.writes and not self.lists
 
 
 def _ref(call: Call, id_param: str, name_param: str) -> EntryRef:
@@ -85,7 +91,7 @@ def _get_all(code: str, key: str) -> Command:
         directory = call.directory(code)
         return Listing(key, directory, entries.search_entries(call.tx, directory, actor=call.actor))
 
-    return Command(run)
+    return Command(run, lists=True)
 
 
 def _get_one(code: str, id_param: str, name_param: str) -> Command:
@@ -252,9 +258,9 @@ COMMANDS: dict[str, Command] = {
     "setcontact": Command(_set_contact, writes=True),
     "adddictionaryvalue": Command(_add_dictionary_value, writes=True),
     "removedictionaryvalue": Command(_remove_dictionary_value, writes=True),
-    "searchentities": Command(_search_entities),
+    "searchentities": Command(_search_entities, lists=True),
     "updateorcreateentity": Command(update_or_create, writes=True),
-    "transactionslist": Command(_transactions_list),
+    "transactionslist": Command(_transactions_list, lists=True),
     "sync": Command(_sync, writes=True),
     "setcrmproperties": Command(_set_crm_properties, writes=True),
     "getcontactemail": Command(_get_contact_email),

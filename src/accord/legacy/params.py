@@ -25,6 +25,8 @@ def decode_pairs(raw: bytes) -> list[tuple[str, str]]:
 
 
 def _decode(raw: bytes) -> str:
+    if b"%" not in raw and b"+" not in raw:
+        return raw.decode("utf-8", "surrogateescape")
     return unquote_to_bytes(raw.replace(b"+", b" ")).decode("utf-8", "surrogateescape")
 
 

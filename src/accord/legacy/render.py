@@ -6,17 +6,16 @@ import orjson
 
 from accord.domain.entries import Entry
 from accord.domain.schema import Directory, Schema
-from accord.domain.values import render_flat
+from accord.domain.values import flat_fields
 
 MEDIA_TYPE = "application/json; charset=utf-8"
 
 
 def entry_object(entry: Entry, directory: Directory, schema: Schema) -> dict[str, str]:
     """`id`, `name` and every field code of the directory, empty ones as ""."""
-    fields = schema.fields_of(directory)
     rendered = {"id": str(entry.id), "name": ""}
-    for field in fields:
-        rendered[field.code] = render_flat(field, entry, schema)
+    for code, render in flat_fields(schema, directory):
+        rendered[code] = render(entry)
     rendered["name"] = rendered.get(directory.name_field, "")
     return rendered
 

@@ -9,8 +9,9 @@ import logging
 from collections.abc import Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass
+from itertools import chain
 
-from starlette.concurrency import run_in_threadpool
+from anyio import CapacityLimiter, to_thread
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
@@ -28,17 +29,29 @@ from accord.services.transactions import Database, Transaction, run, transaction
 API_PATH = "/plugins/servlet/crm/api"
 UPDATE_NOM_PATH = "/rest/catalog-rest/1.0/catalog/updateNom"
 FORM = "application/x-www-form-urlencoded"
+STREAM_AFTER_BYTES = 256 * 1024
+"""A listing longer than this is streamed; a shorter one goes out in one response."""
 EDGE = "legacy"
 _log = logging.getLogger(__name__)
 
 _UPDATE_NOM = Command(lambda call: _update_or_create(call, "nomId"), writes=True)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class LegacyContext:
     database: Database
     jira: JiraGateway | None
     max_request_bytes: int
+    _limiter: CapacityLimiter | None = None
+
+    def limiter(self) -> CapacityLimiter:
+        """How many calls run in threads at once: as many as the database has connections.
+
+        More threads than connections only wait, and pass the GIL back and forth.
+        """
+        if self._limiter is None:
+            self._limiter = CapacityLimiter(self.database.connections)
+        return self._limiter
 
 
 def routes(context: LegacyContext) -> list[Route]:
@@ -59,8 +72,15 @@ async def _handle(context: LegacyContext, request: Request, fixed: Command | Non
     if params is None:
         return _json(failure("Request too large"))
     key = request.headers.get("x-api-key") or params.get("apiKey")
+    command = fixed or COMMANDS.get((params.get("command") or "").strip().lower())
     try:
-        return await run_in_threadpool(_respond, context, params, key, fixed)
+        if context.database.embedded and (command is None or command.is_point_read):
+            # An SQLite point read takes ~0.3 ms and never waits for a lock (WAL):
+            # handing it to a thread and back would cost more than the read itself.
+            return _respond(context, params, key, command)
+        return await to_thread.run_sync(
+            _respond, context, params, key, command, limiter=context.limiter()
+        )
     except Exception:
         _log.exception("legacy API call failed: %s %s", request.method, request.url.path)
         return _json(failure("Internal server error"), status_code=500)
@@ -85,10 +105,9 @@ async def _read_params(request: Request, limit: int) -> Params | None:
 
 
 def _respond(
-    context: LegacyContext, params: Params, key: str | None, fixed: Command | None
+    context: LegacyContext, params: Params, key: str | None, command: Command | None
 ) -> Response:
     name = params.get("command") or ""
-    command = fixed or COMMANDS.get(name.strip().lower())
     if command is not None and command.writes:
         return _json(_write(context, command, params, key))
     return _read(context, command, name, params, key)
@@ -116,7 +135,12 @@ def _read(
         reply = _execute(tx, context, command, name, params, key)
         if isinstance(reply, Listing):
             chunks = listing(reply.key, reply.entries, reply.directory, tx.schema)
-            return StreamingResponse(_closing(chunks, stack), media_type=MEDIA_TYPE)
+            head = _take(chunks, STREAM_AFTER_BYTES)
+            if head.done:  # small enough to send at once, with a Content-Length
+                stack.close()
+                return _json(b"".join(head.chunks))
+            rest = chain(head.chunks, chunks)
+            return StreamingResponse(_closing(rest, stack), media_type=MEDIA_TYPE)
         body = success(reply)
     except AccordError as error:
         body = failure(error.message)
@@ -125,6 +149,24 @@ def _read(
         raise
     stack.close()
     return _json(body)
+
+
+@dataclass(frozen=True, slots=True)
+class _Head:
+    chunks: list[bytes]
+    done: bool
+
+
+def _take(chunks: Iterator[bytes], size: int) -> _Head:
+    """The first chunks, up to about `size` bytes, and whether that was all of them."""
+    taken: list[bytes] = []
+    total = 0
+    for chunk in chunks:
+        taken.append(chunk)
+        total += len(chunk)
+        if total >= size:
+            return _Head(taken, done=False)
+    return _Head(taken, done=True)
 
 
 def _closing(chunks: Iterator[bytes], stack: ExitStack) -> Iterator[bytes]:

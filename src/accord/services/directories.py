@@ -3,7 +3,7 @@
 import re
 import uuid
 
-from accord.domain.errors import AccordError, Conflict
+from accord.domain.errors import AccordError, Conflict, FieldNotFound
 from accord.domain.names import checked_name
 from accord.domain.schema import Directory, Field, FieldType
 from accord.domain.text import name_form
@@ -90,3 +90,33 @@ def add_field(
 
 
 _UNIQUE_TYPES = (FieldType.TEXT, FieldType.EMAIL, FieldType.URL, FieldType.NUMBER)
+
+
+ALTERABLE = frozenset({"name", "required"})
+
+
+def alter_field(
+    tx: Transaction, directory_name: str, code: str, changes: dict[str, object], *, actor: Actor
+) -> Field:
+    """Rename a field or make it (not) required; its code never changes."""
+    actor.rights.require_admin()
+    schema = tx.schema
+    directory = schema.find_directory(directory_name)
+    field = schema.field_by_code(directory, code)
+    if field is None:
+        raise FieldNotFound(code)
+    unknown = sorted(set(changes) - ALTERABLE)
+    if unknown:
+        raise AccordError(
+            f"Only {', '.join(sorted(ALTERABLE))} can change; not {', '.join(unknown)}"
+        )
+    name, required = changes.get("name", field.name), changes.get("required", field.required)
+    if not isinstance(name, str) or not isinstance(required, bool):
+        raise AccordError("name is a string and required a boolean")
+    name = checked_name(name)
+    clash = schema.field_by_name(directory, name)
+    if clash is not None and clash.id != field.id:
+        raise Conflict(f"Field '{name}' already exists in {directory.name}")
+    store.update_field(tx.connection, field.id, name=name, required=required)
+    tx.changed("schema")
+    return tx.schema.field(directory, code)

@@ -4,7 +4,17 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import replace
 
 from accord.domain.entries import Entry, EntryRef, StoredValue
-from accord.domain.errors import EntryNotFound, InvalidValue, ParameterRequired
+from accord.domain.errors import (
+    AccordError,
+    DuplicateValue,
+    EntryNotFound,
+    FieldNotFound,
+    FieldRequired,
+    InvalidFields,
+    InvalidValue,
+    StaleVersion,
+)
+from accord.domain.json_values import JsonInput, parse_json_value
 from accord.domain.rights import Action
 from accord.domain.schema import (
     COMPANIES,
@@ -34,8 +44,8 @@ from accord.store.database import Transaction
 from accord.store.entries import IndexRow, NameRequest
 from accord.store.schema import allocate_entry_ids
 
-Inputs = Sequence[tuple[Field, RawValue]]
-"""Field values as typed, in the order given; a later value of a field wins."""
+Inputs = Sequence[tuple[Field, RawValue | JsonInput]]
+"""Field values as typed (legacy text or REST JSON), in order; a later value of a field wins."""
 
 
 # Reads
@@ -44,7 +54,7 @@ Inputs = Sequence[tuple[Field, RawValue]]
 def get_entry(tx: Transaction, directory: Directory, ref: EntryRef, *, actor: Actor) -> Entry:
     """The entry `ref` names in `directory`; EntryNotFound if there is none."""
     actor.rights.require_on(Action.VIEW, directory)
-    return _with_names(tx, directory, [_locate(tx, directory, ref, actor)])[0]
+    return with_names(tx, directory, [locate(tx, directory, ref, actor)])[0]
 
 
 def search_entries(
@@ -69,10 +79,10 @@ def search_entries(
 
 def _stream(tx: Transaction, directory: Directory, criteria: list[Criterion]) -> Iterator[Entry]:
     for batch in store.stream_entries(tx.connection, directory.id, criteria):
-        yield from _with_names(tx, directory, batch)
+        yield from with_names(tx, directory, batch)
 
 
-def _locate(
+def locate(
     tx: Transaction, directory: Directory, ref: EntryRef, actor: Actor, *, lock: bool = False
 ) -> Entry:
     """The entry `ref` names: by id, or by name (exact, else white-space-blind; lowest id)."""
@@ -87,9 +97,19 @@ def _locate(
     return entry
 
 
-def _with_names(tx: Transaction, directory: Directory, entries: list[Entry]) -> list[Entry]:
-    """The entries, carrying the names of what they point at."""
+def with_names(
+    tx: Transaction, directory: Directory, entries: list[Entry], *, contacts: bool = False
+) -> list[Entry]:
+    """The entries, carrying the names of what they point at.
+
+    With `contacts`, also the contacts of each company (the Contacts field, which the
+    legacy API does not render, so it does not pay for it).
+    """
     request = _name_request(tx.schema.fields_of(directory), entries)
+    if contacts and any(f.type is FieldType.CONTACTS for f in tx.schema.fields_of(directory)):
+        contacts_directory = tx.schema.directory_by_code(CONTACTS)
+        request.contacts_field = tx.schema.field(contacts_directory, "contact_company").id
+        request.contacts_of.update(e.id for e in entries)
     if not request:
         return entries
     names = store.fetch_names(tx.connection, request)
@@ -118,13 +138,44 @@ def _name_request(fields: Iterable[Field], entries: Sequence[Entry]) -> NameRequ
 # Writes
 
 
+SYSTEM_KEYS = frozenset({"id", "version", "created_at", "updated_at"})
+"""Keys of a REST entry that are not fields; sent back in a body, they are ignored."""
+
+
+def json_inputs(
+    schema: Schema, directory: Directory, data: Mapping[str, object], *, replace: bool = False
+) -> Inputs:
+    """REST JSON values by field code; `replace`: fields left out are cleared.
+
+    Computed fields (read-only) are ignored, so a GET's body can be sent back as is.
+    """
+    inputs: list[tuple[Field, RawValue | JsonInput]] = []
+    unknown = [
+        (code, FieldNotFound(code).about(code))
+        for code in data
+        if code not in SYSTEM_KEYS and schema.field_by_code(directory, code) is None
+    ]
+    if unknown:
+        raise unknown[0][1] if len(unknown) == 1 else InvalidFields(unknown)
+    for field in _stored_fields(schema, directory):
+        if field.code in data:
+            inputs.append((field, JsonInput(data[field.code])))
+        elif replace:
+            inputs.append((field, JsonInput(None)))
+    return inputs
+
+
 def create_entry(tx: Transaction, directory: Directory, inputs: Inputs, *, actor: Actor) -> Entry:
     """Create an entry from typed values; its id is the directory's next one."""
     actor.rights.require_on(Action.ADD, directory)
     values = {code: v for code, v in _parse(tx, directory, inputs, actor).items() if v is not None}
-    for field in tx.schema.fields_of(directory):
-        if field.required and field.code not in values:
-            raise ParameterRequired(field.name)
+    missing = [
+        (f.code, FieldRequired(f.name).about(f.code))
+        for f in tx.schema.fields_of(directory)
+        if f.required and f.code not in values
+    ]
+    if missing:
+        raise missing[0][1] if len(missing) == 1 else InvalidFields(missing)
     return _insert(tx, directory, values, actor=actor)
 
 
@@ -145,7 +196,7 @@ def _insert(
     )
     rows = [r for f in _stored_fields(schema, directory) for r in _index_rows(f, values)]
     store.update_index(tx.connection, entry.row, added=rows)
-    entry = _with_names(tx, directory, [entry])[0]
+    entry = with_names(tx, directory, [entry])[0]
     fields = [f for f in _stored_fields(schema, directory) if f.code in values]
     history.append(
         tx.connection,
@@ -169,15 +220,26 @@ def _insert(
 
 
 def update_entry(
-    tx: Transaction, directory: Directory, ref: EntryRef, inputs: Inputs, *, actor: Actor
+    tx: Transaction,
+    directory: Directory,
+    ref: EntryRef,
+    inputs: Inputs,
+    *,
+    actor: Actor,
+    expected_version: int | None = None,
 ) -> Entry:
-    """Change the given fields of an entry; an empty value clears its field."""
+    """Change the given fields of an entry; an empty value clears its field.
+
+    With `expected_version`, the entry must still be at that version (no lost update).
+    """
     actor.rights.require_on(Action.EDIT, directory)
-    current = _locate(tx, directory, ref, actor, lock=True)
+    current = locate(tx, directory, ref, actor, lock=True)
+    if expected_version is not None and current.version != expected_version:
+        raise StaleVersion(current.version)
     changes = _parse(tx, directory, inputs, actor)
     for field in tx.schema.fields_of(directory):
         if field.required and field.code in changes and changes[field.code] is None:
-            raise InvalidValue(field.name, "")
+            raise InvalidValue(field.name, "").about(field.code)
     return _apply(tx, directory, current, changes, actor=actor)
 
 
@@ -188,15 +250,24 @@ def link_contact_to_company(
     schema = tx.schema
     contacts, companies = schema.directory_by_code(CONTACTS), schema.directory_by_code(COMPANIES)
     actor.rights.require_on(Action.EDIT, contacts)
-    current = _locate(tx, contacts, contact, actor, lock=True)
-    company_id = _locate(tx, companies, company, actor).id
+    current = locate(tx, contacts, contact, actor, lock=True)
+    company_id = locate(tx, companies, company, actor).id
     return _apply(tx, contacts, current, {"contact_company": company_id}, actor=actor)
 
 
-def delete_entry(tx: Transaction, directory: Directory, ref: EntryRef, *, actor: Actor) -> None:
+def delete_entry(
+    tx: Transaction,
+    directory: Directory,
+    ref: EntryRef,
+    *,
+    actor: Actor,
+    expected_version: int | None = None,
+) -> None:
     """Delete an entry; every link to it from other entries is cleared (with history)."""
     actor.rights.require_on(Action.REMOVE, directory)
-    entry = _with_names(tx, directory, [_locate(tx, directory, ref, actor, lock=True)])[0]
+    entry = with_names(tx, directory, [locate(tx, directory, ref, actor, lock=True)])[0]
+    if expected_version is not None and entry.version != expected_version:
+        raise StaleVersion(entry.version)
     _clear_links_to(tx, directory, entry, actor)
     store.delete_entry(tx.connection, entry)
     name = render_flat(tx.schema.name_field(directory), entry, tx.schema)
@@ -268,7 +339,7 @@ def _apply(
             else:
                 values[code] = value
     if not changed:
-        return _with_names(tx, directory, [current])[0]
+        return with_names(tx, directory, [current])[0]
     at, name = now(), _name_of(schema, directory, values)
     updated = store.update_entry(
         tx.connection,
@@ -285,7 +356,7 @@ def _apply(
         removed=[(f.id, k) for f in changed for k in index_keys(f, current.values.get(f.code))],
         added=[r for f in changed for r in _index_rows(f, values)],
     )
-    before, after = _with_names(tx, directory, [current, updated])
+    before, after = with_names(tx, directory, [current, updated])
     history.append(
         tx.connection,
         [
@@ -315,11 +386,27 @@ def _parse(
 
     resolver = StoreResolver(tx, actor, create_named)
     parsed: dict[str, StoredValue | None] = {}
+    errors: list[tuple[str, AccordError]] = []
     for field, raw in inputs:
-        parsed[field.code] = parse_value(
+        try:
+            parsed[field.code] = _parse_one(tx, field, raw, resolver)
+        except DuplicateValue:
+            raise  # the database refused a write: the transaction cannot go on
+        except AccordError as error:
+            errors.append((field.code, error.about(field.code)))
+    if errors:
+        raise errors[0][1] if len(errors) == 1 else InvalidFields(errors)
+    return parsed
+
+
+def _parse_one(
+    tx: Transaction, field: Field, raw: RawValue | JsonInput, resolver: StoreResolver
+) -> StoredValue | None:
+    if isinstance(raw, RawValue):
+        return parse_value(
             field, raw.text, display=raw.display, schema=tx.schema, resolver=resolver
         )
-    return parsed
+    return parse_json_value(field, raw.value, schema=tx.schema, resolver=resolver)
 
 
 def _stored_fields(schema: Schema, directory: Directory) -> list[Field]:

@@ -72,6 +72,8 @@ def _first_line(error: DBAPIError) -> str:
 
 
 def _is_transient(error: DBAPIError) -> bool:
+    if error.connection_invalidated:  # the server dropped it; the pool discarded it
+        return True
     sqlstate = getattr(error.orig, "sqlstate", None)
     if sqlstate in _TRANSIENT_SQLSTATES:
         return True

@@ -63,14 +63,57 @@ class Database:
     def __init__(self, engine: sa.Engine) -> None:
         self.engine = engine
         self._cache = _VersionedCache(ACTOR_CACHE_SIZE)
+        self._writer = threading.Lock()
+        self._kept = threading.local()
+        self._kept_all: list[sa.Connection] = []
+        self._kept_lock = threading.Lock()
+
+    @property
+    def embedded(self) -> bool:
+        """SQLite: a file in this process's reach, reads never wait for a lock."""
+        return self.engine.dialect.name == "sqlite"
+
+    @property
+    def connections(self) -> int:
+        """How many connections the pool keeps."""
+        size = getattr(self.engine.pool, "size", None)
+        return size() if callable(size) else 5
 
     @contextmanager
     def transaction(self, *, write: bool) -> Iterator["Transaction"]:
         """One transaction: committed when the block ends, rolled back if it raises."""
-        with self.engine.connect() as connection:
+        with self._writing(write), self._connection() as connection:
             connection.execution_options(**{WRITE_OPTION: write})
             with connection.begin():
                 yield Transaction(self, connection)
+
+    @contextmanager
+    def _connection(self) -> Iterator[sa.Connection]:
+        # SQLite: each thread keeps a connection, since taking one from the pool and
+        # giving it back costs more than a point read (~60 us against ~40 us). One that
+        # is busy (a listing still streaming from it) is left alone for a pooled one.
+        # PostgreSQL connections can die with the server, so they come from the pool.
+        kept: sa.Connection | None = getattr(self._kept, "connection", None)
+        if not self.embedded or (kept is not None and kept.in_transaction()):
+            with self.engine.connect() as connection:
+                yield connection
+            return
+        if kept is None or kept.closed or kept.invalidated:
+            kept = self._kept.connection = self.engine.connect()
+            with self._kept_lock:
+                self._kept_all.append(kept)
+        yield kept
+
+    @contextmanager
+    def _writing(self, write: bool) -> Iterator[None]:
+        # SQLite takes one writer at a time. Writers of this process queue here, in
+        # order, instead of in SQLite's busy handler, which sleeps up to 100 ms between
+        # tries (measured: addcompany p99 1.5 s -> 85 ms with 8 clients).
+        if not (write and self.embedded):
+            yield
+            return
+        with self._writer:
+            yield
 
     def exists(self) -> bool:
         """False for an SQLite file that is not there yet (nothing else can tell early)."""
@@ -80,6 +123,10 @@ class Database:
         return Path(url.database).exists()
 
     def dispose(self) -> None:
+        with self._kept_lock:
+            for connection in self._kept_all:
+                connection.close()
+            self._kept_all.clear()
         self.engine.dispose()
 
 

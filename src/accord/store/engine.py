@@ -27,7 +27,9 @@ def make_engine(url: str, *, sqlite_synchronous: str = "FULL") -> sa.Engine:
     }
     if parsed.get_backend_name() == "sqlite":
         return _sqlite_engine(parsed, sqlite_synchronous, options)
-    return sa.create_engine(parsed, pool_pre_ping=True, pool_size=10, **options)
+    # No pre-ping: it costs a round trip per request. A connection the server dropped
+    # fails its first statement, and `services.transactions.run` runs the work again.
+    return sa.create_engine(parsed, pool_size=10, pool_recycle=1800, **options)
 
 
 def _sqlite_engine(url: URL, synchronous: str, options: dict[str, Any]) -> sa.Engine:

@@ -18,7 +18,7 @@ from accord.store import tables as t
 STREAM_BATCH = 1000
 _E = t.entries.c
 _V = t.entry_values.c
-_COLUMNS = (
+COLUMNS = (
     _E.pk,
     _E.directory_id,
     _E.number,
@@ -46,16 +46,19 @@ class NameRequest:
     entries: dict[int, set[int]] = field(default_factory=dict)
     users: set[int] = field(default_factory=set)
     groups: set[int] = field(default_factory=set)
+    contacts_of: set[int] = field(default_factory=set)
+    """Companies whose contacts to list, through the link field `contacts_field`."""
+    contacts_field: int = 0
 
     def __bool__(self) -> bool:
-        return bool(self.entries or self.users or self.groups)
+        return bool(self.entries or self.users or self.groups or self.contacts_of)
 
 
 def _utc(moment: datetime) -> datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
-def _entry(row: Any) -> Entry:
+def entry_from_row(row: Any) -> Entry:
     return _entry_from(*row)
 
 
@@ -89,7 +92,7 @@ def _entry_from(
 # statement costs more than running it on a point read.
 
 _BY_NUMBER_LOCKED = (
-    sa.select(*_COLUMNS)
+    sa.select(*COLUMNS)
     .where(_E.directory_id == sa.bindparam("directory_id"), _E.number == sa.bindparam("number"))
     .with_for_update()
 )
@@ -116,7 +119,7 @@ def fetch_entry(
     if for_update:
         params = {"directory_id": directory_id, "number": number}
         row = connection.execute(_BY_NUMBER_LOCKED, params).first()
-        return None if row is None else _entry(row)
+        return None if row is None else entry_from_row(row)
     found = driver.entry_row(connection, directory_id, number)
     return None if found is None else _entry_from(*found)
 
@@ -150,14 +153,26 @@ def stream_entries(
     One query read as it goes (a server-side cursor on PostgreSQL), so memory stays
     flat however many entries there are.
     """
-    query = sa.select(*_COLUMNS).where(_E.directory_id == directory_id)
+    query = sa.select(*COLUMNS).where(_directory_is(connection, directory_id, criteria))
     for criterion in criteria:
         query = query.where(*_conditions(criterion))
     result = connection.execute(
         query.order_by(_E.number), execution_options={"yield_per": STREAM_BATCH}
     )
     for rows in result.partitions():
-        yield [_entry(row) for row in rows]
+        yield [entry_from_row(row) for row in rows]
+
+
+def _directory_is(
+    connection: sa.Connection, directory_id: int, criteria: Sequence[Criterion]
+) -> sa.ColumnElement[bool]:
+    # With a value to look for, the entries must be found from the value index. SQLite,
+    # left to itself (no statistics), walks the whole directory by id and tests each
+    # entry: 43 ms instead of 0.02 ms at 200,000 contacts. `+ 0` makes the directory
+    # column unusable as an index there, so the value index drives the plan.
+    if connection.dialect.name == "sqlite" and any(not c.matches_empty for c in criteria):
+        return (_E.directory_id + 0) == directory_id
+    return _E.directory_id == directory_id
 
 
 def _conditions(criterion: Criterion) -> list[sa.ColumnElement[bool]]:
@@ -179,14 +194,14 @@ def entries_holding(
     if not by_id:
         return []
     query = (
-        sa.select(_V.field_id, *_COLUMNS)
+        sa.select(_V.field_id, *COLUMNS)
         .join(t.entry_values, _V.entry_pk == _E.pk)
         .where(_V.field_id.in_(by_id), _V.key == key)
         .order_by(_E.directory_id, _E.number)
     )
     if connection.dialect.name == "postgresql":
         query = query.with_for_update(of=t.entries)
-    return [(by_id[row[0]], _entry(row[1:])) for row in connection.execute(query)]
+    return [(by_id[row[0]], entry_from_row(row[1:])) for row in connection.execute(query)]
 
 
 def fetch_names(connection: sa.Connection, request: NameRequest) -> Names:
@@ -198,7 +213,25 @@ def fetch_names(connection: sa.Connection, request: NameRequest) -> Names:
             entries.update(((directory_id, n), name) for n, name in rows)
     users = _names(connection, t.users.c.id, t.users.c.login, request.users)
     groups = _names(connection, t.groups.c.id, t.groups.c.name, request.groups)
-    return Names(entries, users, groups)
+    contacts = _contacts(connection, request.contacts_field, request.contacts_of)
+    return Names(entries, users, groups, contacts)
+
+
+def _contacts(
+    connection: sa.Connection, link_field: int, company_ids: set[int]
+) -> dict[int, list[tuple[int, str]]]:
+    """company id -> [(contact id, name)] of the contacts whose company it is, by id."""
+    found: dict[int, list[tuple[int, str]]] = {}
+    for chunk in _chunks(sorted(company_ids)):
+        rows = connection.execute(
+            sa.select(_V.key, _E.number, _E.name)
+            .join(t.entry_values, _V.entry_pk == _E.pk)
+            .where(_V.field_id == link_field, _V.key.in_([str(i) for i in chunk]))
+            .order_by(_E.number)
+        )
+        for key, number, name in rows:
+            found.setdefault(int(key), []).append((number, name))
+    return found
 
 
 def _names(
@@ -246,9 +279,9 @@ def insert_entry(
             updated_at=at,
             updated_by=by,
         )
-        .returning(*_COLUMNS)
+        .returning(*COLUMNS)
     ).one()
-    return _entry(row)
+    return entry_from_row(row)
 
 
 def update_entry(
@@ -272,9 +305,9 @@ def update_entry(
             updated_at=at,
             updated_by=by,
         )
-        .returning(*_COLUMNS)
+        .returning(*COLUMNS)
     ).one()
-    return _entry(row)
+    return entry_from_row(row)
 
 
 def delete_entry(connection: sa.Connection, entry: Entry) -> None:

@@ -87,6 +87,12 @@ def insert_field(connection: sa.Connection, field: Field) -> int:
     )
 
 
+def update_field(connection: sa.Connection, field_id: int, *, name: str, required: bool) -> None:
+    connection.execute(
+        sa.update(t.fields).where(t.fields.c.id == field_id).values(name=name, required=required)
+    )
+
+
 def insert_dictionary(connection: sa.Connection, name: str) -> int:
     return _insert(connection, t.dictionaries, name=name, name_key=name_form(name))
 

@@ -29,6 +29,11 @@ def find_user(connection: sa.Connection, login: str) -> User | None:
     return None if row is None else _user(row)
 
 
+def user_by_id(connection: sa.Connection, user_id: int) -> User | None:
+    row = connection.execute(sa.select(t.users).where(_U.id == user_id)).first()
+    return None if row is None else _user(row)
+
+
 def all_users(connection: sa.Connection) -> list[User]:
     return [_user(row) for row in connection.execute(sa.select(t.users).order_by(_U.login_key))]
 

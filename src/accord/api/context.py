@@ -1,0 +1,128 @@
+"""What every REST call shares: the database, the caller's token, one transaction.
+
+Handlers are small: they name the work to do in the transaction, as a function of the
+transaction and the acting user, and how to answer. Authentication runs inside that
+same transaction, so a call costs one transaction, and its history names the token's
+user and the `api` edge.
+"""
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import TypeVar
+
+from anyio import CapacityLimiter, to_thread
+from fastapi import Request
+from starlette.responses import Response
+
+from accord.api.problems import ApiError
+from accord.domain.errors import InvalidToken
+from accord.domain.users import Actor
+from accord.services import idempotency, tokens
+from accord.services.idempotency import IdempotencyRace, Reply
+from accord.services.transactions import Database, Transaction, now, run
+
+T = TypeVar("T")
+EDGE = "api"
+TOUCH_EVERY = timedelta(minutes=1)
+
+
+@dataclass
+class ApiContext:
+    database: Database
+    limiter: CapacityLimiter | None = None
+    touched: dict[int, datetime] = field(default_factory=dict)
+    """When each token's use was last recorded by this process."""
+
+    def threads(self) -> CapacityLimiter:
+        if self.limiter is None:
+            self.limiter = CapacityLimiter(self.database.connections)
+        return self.limiter
+
+
+def context(request: Request) -> ApiContext:
+    found: ApiContext = request.app.state.api
+    return found
+
+
+def bearer(request: Request) -> str:
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise InvalidToken("Send a personal API token: Authorization: Bearer <token>")
+    return token.strip()
+
+
+async def read(request: Request, work: Callable[[Transaction, Actor], T]) -> T:
+    """Run `work` in a read transaction, as the caller."""
+    return await _call(request, work, write=False)
+
+
+async def write(request: Request, work: Callable[[Transaction, Actor], T]) -> T:
+    """Run `work` in a write transaction, as the caller."""
+    return await _call(request, work, write=True)
+
+
+async def _call(request: Request, work: Callable[[Transaction, Actor], T], *, write: bool) -> T:
+    api, token = context(request), bearer(request)
+    used: list[tokens.TokenUse] = []
+
+    def in_transaction(tx: Transaction) -> T:
+        use = tokens.authenticate_token(tx, token, edge=EDGE)
+        used.append(use)
+        return work(tx, use.actor)
+
+    result = await to_thread.run_sync(
+        lambda: run(api.database, in_transaction, write=write), limiter=api.threads()
+    )
+    await _touch(api, used[-1])
+    return result
+
+
+async def _touch(api: ApiContext, use: tokens.TokenUse) -> None:
+    """Record a token's use, at most once a minute per process, so reads stay cheap."""
+    moment = now()
+    last = api.touched.get(use.token.id) or use.token.last_used_at
+    if last is not None and moment - last < TOUCH_EVERY:
+        return
+    api.touched[use.token.id] = moment
+    await to_thread.run_sync(
+        lambda: run(api.database, lambda tx: tokens.touch_token(tx, use.token.id), write=True),
+        limiter=api.threads(),
+    )
+
+
+async def write_once(request: Request, work: Callable[[Transaction, Actor], Reply]) -> Response:
+    """A POST or PATCH: run `work` once per Idempotency-Key (a repeat gets the first reply)."""
+    key = request.headers.get("idempotency-key")
+    if key is None:
+        return respond(await write(request, work))
+    key = idempotency.checked_key(key)
+    body = await request.body()
+    target = request.url.path + ("?" + request.url.query if request.url.query else "")
+    signature = idempotency.fingerprint(request.method, target, body)
+
+    def once(tx: Transaction, actor: Actor) -> Reply:
+        assert actor.user_id is not None
+        kept = idempotency.replay(tx, actor.user_id, key, signature)
+        if kept is not None:
+            return Reply(kept.status, kept.body, {**kept.headers, "Idempotent-Replayed": "true"})
+        reply = work(tx, actor)
+        if reply.status < 500:
+            idempotency.keep(tx, actor.user_id, key, signature, reply)
+        return reply
+
+    try:
+        return respond(await write(request, once))
+    except IdempotencyRace:
+        return respond(await write(request, once))  # the first one's reply is there now
+
+
+def respond(reply: Reply) -> Response:
+    return Response(
+        reply.body, status_code=reply.status, headers=reply.headers, media_type="application/json"
+    )
+
+
+def not_found(what: str) -> ApiError:
+    return ApiError("not_found", f"{what} not found")

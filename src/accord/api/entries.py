@@ -1,0 +1,206 @@
+"""Entries of any directory: `/directories/{code}/entries`, also as `/companies`, `/contacts`."""
+
+from collections.abc import Callable
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Body, Depends, Header, Path, Query, Request
+from starlette.responses import Response
+
+from accord.api import render
+from accord.api.context import read, respond, write, write_once
+from accord.api.schemas import EntryModel, HistoryModel, PageModel, SearchModel
+from accord.domain.entries import EntryRef
+from accord.domain.filters import Filter, filter_from_json, parse_filter
+from accord.domain.query import InvalidQuery
+from accord.domain.schema import Directory, Schema
+from accord.domain.users import Actor
+from accord.services import entries, listings
+from accord.services.idempotency import Reply
+from accord.services.transactions import Transaction
+
+MERGE_PATCH = "application/merge-patch+json"
+EntryId = Annotated[int, Path(ge=1, le=2**31 - 1, description="The entry's id in its directory")]
+Payload = Annotated[dict[str, Any], Body(description="Field values by field code")]
+IfMatch = Annotated[str | None, Header(description="Write only if the entry is at this ETag")]
+
+
+def routes(base: str, code_of: Callable[..., str], tag: str) -> APIRouter:
+    """The entry routes under `base`, for the directory `code_of` names."""
+    router = APIRouter(prefix=base, tags=[tag])
+    Code = Annotated[str, Depends(code_of)]  # noqa: N806 - a type, named as one
+
+    @router.get("", response_model=PageModel, summary="List entries")
+    async def list_entries(
+        request: Request,
+        code: Code,
+        filter: Annotated[str | None, Query(description="A filter expression")] = None,
+        q: Annotated[
+            str, Query(max_length=1000, description="Text in the name or any text field")
+        ] = "",
+        sort: Annotated[str, Query(max_length=1000, description="e.g. -org_name,id")] = "",
+        fields: Annotated[str, Query(max_length=10000, description="Field codes to return")] = "",
+        limit: Annotated[int, Query(ge=1, le=listings.MAX_LIMIT)] = 50,
+        cursor: Annotated[str, Query(max_length=4000)] = "",
+        count: Annotated[bool, Query(description="Also return the total")] = False,
+    ) -> Response:
+        parsed = parse_filter(filter) if filter is not None else None
+        query = listings.ListQuery(parsed, q, sort, cursor, limit, count)
+        return _json(await read(request, lambda tx, actor: _page(tx, actor, code, query, fields)))
+
+    @router.post("/search", response_model=PageModel, summary="Search entries with a JSON filter")
+    async def search_entries(request: Request, code: Code, search: SearchModel) -> Response:
+        query = listings.ListQuery(
+            _search_filter(search.filter),
+            search.q,
+            search.sort,
+            search.cursor,
+            search.limit,
+            search.count,
+        )
+        fields = ",".join(search.fields)
+        return _json(await read(request, lambda tx, actor: _page(tx, actor, code, query, fields)))
+
+    @router.get("/{entry_id}", response_model=EntryModel, summary="Read an entry")
+    async def get_entry(
+        request: Request,
+        code: Code,
+        entry_id: EntryId,
+        if_none_match: Annotated[str | None, Header()] = None,
+    ) -> Response:
+        def work(tx: Transaction, actor: Actor) -> Reply:
+            directory = tx.schema.find_directory(code)
+            entry = entries.get_entry(tx, directory, EntryRef(id=entry_id), actor=actor)
+            return _entry_reply(200, entry, directory, tx.schema)
+
+        reply = await read(request, work)
+        if if_none_match is not None and reply.headers["ETag"] in _etags(if_none_match):
+            return Response(status_code=304, headers={"ETag": reply.headers["ETag"]})
+        return respond(reply)
+
+    @router.post("", status_code=201, response_model=EntryModel, summary="Create an entry")
+    async def create_entry(request: Request, code: Code, payload: Payload) -> Response:
+        def work(tx: Transaction, actor: Actor) -> Reply:
+            directory = tx.schema.find_directory(code)
+            inputs = entries.json_inputs(tx.schema, directory, payload)
+            entry = entries.create_entry(tx, directory, inputs, actor=actor)
+            reply = _entry_reply(201, entry, directory, tx.schema)
+            reply.headers["Location"] = f"{request.url.path.rstrip('/')}/{entry.id}"
+            return reply
+
+        return await write_once(request, work)
+
+    @router.put("/{entry_id}", response_model=EntryModel, summary="Replace an entry")
+    async def replace_entry(
+        request: Request, code: Code, entry_id: EntryId, payload: Payload, if_match: IfMatch = None
+    ) -> Response:
+        return await _update(request, code, entry_id, payload, if_match, replace=True)
+
+    @router.patch(
+        "/{entry_id}",
+        response_model=EntryModel,
+        summary="Change some fields (JSON Merge Patch, RFC 7396)",
+        openapi_extra={"requestBody": {"content": {MERGE_PATCH: {"schema": {"type": "object"}}}}},
+    )
+    async def patch_entry(
+        request: Request, code: Code, entry_id: EntryId, payload: Payload, if_match: IfMatch = None
+    ) -> Response:
+        return await _update(request, code, entry_id, payload, if_match, replace=False)
+
+    @router.delete("/{entry_id}", status_code=204, summary="Delete an entry")
+    async def delete_entry(
+        request: Request, code: Code, entry_id: EntryId, if_match: IfMatch = None
+    ) -> Response:
+        expected = _expected_version(if_match)
+
+        def work(tx: Transaction, actor: Actor) -> None:
+            directory = tx.schema.find_directory(code)
+            entries.delete_entry(
+                tx, directory, EntryRef(id=entry_id), actor=actor, expected_version=expected
+            )
+
+        await write(request, work)
+        return Response(status_code=204)
+
+    @router.get("/{entry_id}/history", response_model=HistoryModel, summary="An entry's history")
+    async def entry_history(request: Request, code: Code, entry_id: EntryId) -> Response:
+        def work(tx: Transaction, actor: Actor) -> bytes:
+            directory = tx.schema.find_directory(code)
+            items = listings.entry_history(tx, directory, entry_id, actor=actor)
+            return render.dumps({"items": [render.change_json(item) for item in items]})
+
+        return _json(await read(request, work))
+
+    return router
+
+
+async def _update(
+    request: Request,
+    code: str,
+    entry_id: int,
+    payload: dict[str, Any],
+    if_match: str | None,
+    *,
+    replace: bool,
+) -> Response:
+    expected = _expected_version(if_match)
+
+    def work(tx: Transaction, actor: Actor) -> Reply:
+        directory = tx.schema.find_directory(code)
+        inputs = entries.json_inputs(tx.schema, directory, payload, replace=replace)
+        entry = entries.update_entry(
+            tx, directory, EntryRef(id=entry_id), inputs, actor=actor, expected_version=expected
+        )
+        return _entry_reply(200, entry, directory, tx.schema)
+
+    return await write_once(request, work)
+
+
+def _page(
+    tx: Transaction, actor: Actor, code: str, query: listings.ListQuery, fields: str
+) -> bytes:
+    directory = tx.schema.find_directory(code)
+    only = _only(fields, directory, tx.schema)
+    page = listings.list_entries(tx, directory, query, actor=actor)
+    return render.dumps(render.page_json(page, directory, tx.schema, only))
+
+
+def _only(fields: str, directory: Directory, schema: Schema) -> set[str] | None:
+    names = {f.strip() for f in fields.split(",") if f.strip()}
+    if not names:
+        return None
+    known = {f.code for f in schema.fields_of(directory)} | set(render.SYSTEM_KEYS)
+    unknown = sorted(names - known)
+    if unknown:
+        raise InvalidQuery(f"Unknown field(s) in fields: {', '.join(unknown)}")
+    return names
+
+
+def _search_filter(value: Any) -> Filter | None:
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return parse_filter(value)
+    return filter_from_json(value)
+
+
+def _entry_reply(status: int, entry: Any, directory: Directory, schema: Schema) -> Reply:
+    body = render.dumps(render.entry_json(entry, directory, schema))
+    return Reply(status, body, {"ETag": f'"{entry.version}"'})
+
+
+def _etags(header: str) -> list[str]:
+    return [tag.strip().removeprefix("W/") for tag in header.split(",")]
+
+
+def _expected_version(if_match: str | None) -> int | None:
+    """The version an If-Match header names (`"3"`, `W/"3"`); `*` asks for none."""
+    if if_match is None or if_match.strip() == "*":
+        return None
+    tags = _etags(if_match)
+    if len(tags) != 1 or not tags[0].startswith('"') or not tags[0][1:-1].isdigit():
+        raise InvalidQuery('If-Match takes one ETag this API gave, like "3"')
+    return int(tags[0][1:-1])
+
+
+def _json(body: bytes) -> Response:
+    return Response(body, media_type="application/json")

@@ -1,0 +1,137 @@
+"""Errors as RFC 9457 problem details, mapped from the domain's error codes in one place."""
+
+from collections.abc import Mapping
+from http import HTTPStatus
+from typing import Any
+
+import orjson
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.responses import Response
+
+from accord.domain.errors import AccordError, InvalidFields
+
+MEDIA_TYPE = "application/problem+json"
+
+STATUS_BY_CODE = {
+    "invalid_token": 401,
+    "permission_denied": 403,
+    "entry_not_found": 404,
+    "directory_not_found": 404,
+    "dictionary_not_found": 404,
+    "not_found": 404,
+    "duplicate_value": 409,
+    "conflict": 409,
+    "dictionary_value_exists": 409,
+    "idempotency_conflict": 409,
+    "stale_version": 412,
+    "precondition_required": 428,
+    "rate_limited": 429,
+    "invalid_query": 400,
+    "filter_syntax": 400,
+    "bad_request": 400,
+}
+"""Every other domain error is a 422: the request was understood, its content refused."""
+
+
+class ApiError(AccordError):
+    """An error only the REST API has (not found routes, rate limits, ...)."""
+
+    def __init__(self, code: str, message: str, headers: dict[str, str] | None = None) -> None:
+        super().__init__(message)
+        self.code = code  # type: ignore[misc]
+        self.headers = headers or {}
+
+
+def problem(
+    status: int,
+    code: str,
+    detail: str,
+    *,
+    instance: str = "",
+    errors: list[dict[str, Any]] | None = None,
+    headers: Mapping[str, str] | None = None,
+) -> Response:
+    body: dict[str, Any] = {
+        "type": f"urn:accord:problem:{code}",
+        "title": HTTPStatus(status).phrase,
+        "status": status,
+        "detail": detail,
+        "code": code,
+    }
+    if instance:
+        body["instance"] = instance
+    if errors:
+        body["errors"] = errors
+    return Response(orjson.dumps(body), status_code=status, media_type=MEDIA_TYPE, headers=headers)
+
+
+def from_error(error: AccordError, instance: str = "") -> Response:
+    status = STATUS_BY_CODE.get(error.code, 422)
+    headers = getattr(error, "headers", None)
+    if status == 401:
+        headers = {"WWW-Authenticate": 'Bearer realm="accord"', **(headers or {})}
+    return problem(
+        status,
+        error.code,
+        error.message,
+        instance=instance,
+        errors=_field_errors(error),
+        headers=headers,
+    )
+
+
+def _field_errors(error: AccordError) -> list[dict[str, Any]] | None:
+    if isinstance(error, InvalidFields):
+        return [_field_error(code, e) for code, e in error.errors]
+    if error.field is not None:
+        return [_field_error(error.field, error)]
+    return None
+
+
+def _field_error(field: str, error: AccordError) -> dict[str, Any]:
+    return {"field": field, "code": error.code, "message": error.message}
+
+
+def install(app: FastAPI, prefix: str) -> None:
+    """Answer every error under `prefix` as problem JSON (others keep their own form)."""
+
+    async def domain_error(request: Request, error: Exception) -> Response:
+        assert isinstance(error, AccordError)
+        return from_error(error, request.url.path)
+
+    async def validation_error(request: Request, error: Exception) -> Response:
+        assert isinstance(error, RequestValidationError)
+        errors = [
+            {
+                "field": ".".join(str(p) for p in e.get("loc", ())[1:]) or "body",
+                "code": str(e.get("type", "invalid")),
+                "message": str(e.get("msg", "")),
+            }
+            for e in error.errors()
+        ]
+        return problem(
+            422,
+            "invalid_request",
+            "The request does not match the API's schema",
+            instance=request.url.path,
+            errors=errors,
+        )
+
+    async def http_error(request: Request, error: Exception) -> Response:
+        assert isinstance(error, StarletteHTTPException)
+        if not request.url.path.startswith(prefix):
+            return Response(str(error.detail), status_code=error.status_code, headers=error.headers)
+        code = {404: "not_found", 405: "method_not_allowed"}.get(error.status_code, "http_error")
+        return problem(
+            error.status_code,
+            code,
+            str(error.detail),
+            instance=request.url.path,
+            headers=error.headers,
+        )
+
+    app.add_exception_handler(AccordError, domain_error)
+    app.add_exception_handler(RequestValidationError, validation_error)
+    app.add_exception_handler(StarletteHTTPException, http_error)

@@ -1,0 +1,93 @@
+"""The REST API v1: every route under /api/v1, errors as problem JSON."""
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, FastAPI, Path, Request
+from fastapi.dependencies.models import Dependant
+from fastapi.routing import APIRoute
+from starlette.responses import Response
+
+from accord.api import directories, entries, problems, render
+from accord.api.context import ApiContext, read
+from accord.api.schemas import ProblemModel
+from accord.domain.query import InvalidQuery
+from accord.domain.users import Actor
+from accord.services.transactions import Database, Transaction
+
+PREFIX = "/api/v1"
+ERRORS: dict[int | str, dict[str, Any]] = {
+    status: {"model": ProblemModel, "description": phrase}
+    for status, phrase in [
+        (400, "Bad request (a filter, sort, cursor or parameter)"),
+        (401, "No valid token"),
+        (403, "Permission denied"),
+        (404, "Not found"),
+        (409, "Conflict"),
+        (412, "Stale version (If-Match)"),
+        (422, "Invalid content"),
+        (429, "Too many requests"),
+    ]
+}
+
+
+def reject_unknown_parameters(request: Request) -> None:
+    """Unknown query parameters are an error, never silently ignored (a typo stays visible)."""
+    route = request.scope.get("route")
+    if not isinstance(route, APIRoute):
+        return
+    unknown = sorted(set(request.query_params) - _query_names(route.dependant))
+    if unknown:
+        raise InvalidQuery(f"Unknown query parameter(s): {', '.join(unknown)}")
+
+
+def _query_names(dependant: Dependant) -> set[str]:
+    names = {p.alias for p in dependant.query_params}
+    for dependency in dependant.dependencies:
+        names |= _query_names(dependency)
+    return names
+
+
+def path_directory(code: Annotated[str, Path(max_length=255, description="Directory code")]) -> str:
+    return code
+
+
+def companies() -> str:
+    return "CLIENTS"
+
+
+def contacts() -> str:
+    return "CONTACTS"
+
+
+def router() -> APIRouter:
+    api = APIRouter(
+        prefix=PREFIX, dependencies=[Depends(reject_unknown_parameters)], responses=ERRORS
+    )
+    api.include_router(entries.routes("/directories/{code}/entries", path_directory, "entries"))
+    api.include_router(entries.routes("/companies", companies, "companies"))
+    api.include_router(entries.routes("/contacts", contacts, "contacts"))
+    api.include_router(directories.router)
+    api.add_api_route("/me", me, methods=["GET"], tags=["users"], summary="Who the token is")
+    return api
+
+
+async def me(request: Request) -> Response:
+    def work(tx: Transaction, actor: Actor) -> bytes:
+        assert actor.user is not None
+        user = actor.user
+        return render.dumps(
+            {
+                "login": user.login,
+                "display_name": user.display_name,
+                "email": user.email,
+                "is_admin": actor.rights.is_admin,
+            }
+        )
+
+    return Response(await read(request, work), media_type="application/json")
+
+
+def install(app: FastAPI, database: Database) -> None:
+    app.state.api = ApiContext(database)
+    problems.install(app, PREFIX)
+    app.include_router(router())
