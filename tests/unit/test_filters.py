@@ -1,0 +1,126 @@
+from decimal import Decimal
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from accord.domain.errors import AccordError
+from accord.domain.filters import (
+    AllOf,
+    AnyOf,
+    Compare,
+    FilterSyntaxError,
+    IsNull,
+    Not,
+    OneOf,
+    fields_named,
+    filter_from_json,
+    parse_filter,
+)
+
+
+def test_the_issues_example_parses_with_and_binding_tighter_than_or() -> None:
+    parsed = parse_filter(
+        "org_name eq 'Acme' and (org_type in ('Lead','Client') or org_www contains 'acme')"
+    )
+    assert parsed == AllOf(
+        (
+            Compare("org_name", "eq", "Acme"),
+            AnyOf((OneOf("org_type", ("Lead", "Client")), Compare("org_www", "contains", "acme"))),
+        )
+    )
+    assert parse_filter("a eq 1 or b eq 2 and c eq 3") == AnyOf(
+        (
+            Compare("a", "eq", Decimal(1)),
+            AllOf((Compare("b", "eq", Decimal(2)), Compare("c", "eq", Decimal(3)))),
+        )
+    )
+
+
+def test_values_keywords_and_null_tests() -> None:
+    assert parse_filter("x EQ 'it''s'") == Compare("x", "eq", "it's")
+    assert parse_filter("x ge -10.5") == Compare("x", "ge", Decimal("-10.5"))
+    assert parse_filter("x eq TRUE") == Compare("x", "eq", True)
+    assert parse_filter("not x is null") == Not(IsNull("x"))
+    assert parse_filter("x is not null") == IsNull("x", negated=True)
+    assert parse_filter("clients_field_ab-12 startswith 'q'") == Compare(
+        "clients_field_ab-12", "startswith", "q"
+    )
+
+
+@pytest.mark.parametrize(
+    ("text", "position", "message"),
+    [
+        ("org_name eq", 11, "Expected a value"),
+        ("org_name eq 'x", 12, "Unterminated string"),
+        ("(a eq 1", 7, "Expected ')'"),
+        ("a foo 1", 2, "Expected an operator"),
+        ("a eq 1 b", 7, "Unexpected 'b'"),
+        ("a eq 'x' and", 12, "Expected a field name"),
+        ("a in ()", 6, "Expected a value"),
+        ("a is nul", 5, "Expected 'null'"),
+        ("a eq @", 5, "Unexpected character"),
+        ("", 0, "Expected a field name"),
+    ],
+)
+def test_syntax_errors_point_at_the_position(text: str, position: int, message: str) -> None:
+    with pytest.raises(FilterSyntaxError) as error:
+        parse_filter(text)
+    assert error.value.position == position
+    assert error.value.message.startswith(message)
+    assert error.value.message.endswith(f"at position {position}")
+
+
+def test_nesting_and_size_are_bounded() -> None:
+    with pytest.raises(FilterSyntaxError, match="nested"):
+        parse_filter("(" * 40 + "a eq 1" + ")" * 40)
+    with pytest.raises(FilterSyntaxError, match="comparisons"):
+        parse_filter(" or ".join(["a eq 1"] * 201))
+
+
+@given(st.text(max_size=60))
+def test_arbitrary_text_parses_or_fails_with_a_syntax_error(text: str) -> None:
+    try:
+        parse_filter(text)
+    except FilterSyntaxError as error:
+        position = error.position
+    else:
+        return
+    assert 0 <= position <= len(text)
+
+
+def test_the_json_form_means_the_same() -> None:
+    text = parse_filter("org_name eq 'Acme' and not (org_type in ('Lead') or org_www is null)")
+    data = {
+        "and": [
+            {"field": "org_name", "op": "eq", "value": "Acme"},
+            {
+                "not": {
+                    "or": [
+                        {"field": "org_type", "op": "in", "value": ["Lead"]},
+                        {"field": "org_www", "op": "is_null"},
+                    ]
+                }
+            },
+        ]
+    }
+    assert filter_from_json(data) == text
+    assert fields_named(text) == {"org_name", "org_type", "org_www"}
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        ([], "filter: expected an object"),
+        ({"and": []}, "filter.and: expected a non-empty list"),
+        ({"field": "a"}, "expected 'field' and 'op'"),
+        ({"field": "a", "op": "like", "value": "x"}, "unknown operator"),
+        ({"field": "a", "op": "eq", "value": [1]}, "filter.value: expected a string"),
+        ({"field": "a", "op": "in", "value": []}, "expected a non-empty list"),
+        ({"field": "a", "op": "eq", "value": 1, "x": 2}, "unknown keys"),
+        ({"or": [{"field": "a", "op": "eq"}]}, "filter.or[0].value"),
+    ],
+)
+def test_json_errors_name_the_bad_part(data: object, message: str) -> None:
+    with pytest.raises(AccordError, match=message.replace("[", r"\[").replace(".", r"\.")):
+        filter_from_json(data)

@@ -1,0 +1,132 @@
+from datetime import datetime
+from decimal import Decimal
+
+import pytest
+
+from accord.domain.filters import parse_filter
+from accord.domain.query import (
+    Both,
+    ColumnIs,
+    Either,
+    HasValue,
+    InvalidQuery,
+    KeyContains,
+    KeyPrefix,
+    KeyRange,
+    KeysIn,
+    Negate,
+    SortKey,
+    TextContains,
+    bind,
+    decode_cursor,
+    encode_cursor,
+    fingerprint,
+    parse_sort,
+)
+from accord.domain.values import number_key
+from tests.unit.fakes import COMPANIES, FIELDS, SCHEMA, MemoryLookup
+
+LOOKUP = MemoryLookup({(1, 7): "Acme", (1, 8): "ACME", (1, 9): "Globex"})
+
+
+def bound(text: str):
+    return bind(parse_filter(text), COMPANIES, SCHEMA, LOOKUP)
+
+
+def fid(name: str) -> int:
+    return FIELDS[name].id
+
+
+def test_comparisons_become_index_lookups_in_key_form() -> None:
+    assert bound("org_name eq 'ACME Inc'") == KeysIn(fid("org_name"), ("acme inc",))
+    assert bound("org_name ne 'x'") == Negate(KeysIn(fid("org_name"), ("x",)))
+    assert bound("clients_field_r gt 10.5") == KeyRange(fid("revenue"), "gt", number_key("10.5"))
+    assert bound("clients_field_d le '2026-01-31'") == KeyRange(fid("founded"), "le", "2026-01-31")
+    assert bound("org_name startswith 'Ac'") == KeyPrefix(fid("org_name"), "ac")
+    assert bound("org_www contains 'Acme'") == TextContains("org_www", "Acme")
+    assert bound("org_www icontains 'Acme'") == KeyContains((fid("org_www"),), "acme")
+    assert bound("org_www is null") == Negate(HasValue(fid("org_www")))
+    assert bound("clients_field_v eq true") == KeysIn(fid("vip"), ("true",))
+
+
+def test_labels_names_and_ids() -> None:
+    assert bound("org_industry in ('retail', 'Consulting')") == KeysIn(
+        fid("org_industry"), ("11", "10")
+    )
+    assert bound("clients_field_p eq 'acme'") == KeysIn(fid("partners"), ("7", "8"))
+    assert bound("clients_field_p eq 9") == KeysIn(fid("partners"), ("9",))
+    assert bound("clients_field_p eq 'Nobody'") == KeysIn(fid("partners"), ())
+    assert bound("clients_field_o eq 'alice'") == KeysIn(fid("owner"), ("2",))
+
+
+def test_system_columns() -> None:
+    assert bound("id ge 5") == ColumnIs("number", "ge", (5,))
+    assert bound("id in (1, 2)") == ColumnIs("number", "in", (1, 2))
+    assert bound("created_at lt '2026-01-01T00:00:00+00:00'") == ColumnIs(
+        "created_at", "lt", (datetime.fromisoformat("2026-01-01T00:00:00+00:00"),)
+    )
+
+
+def test_combinations_keep_their_shape() -> None:
+    assert bound("id eq 1 and (id eq 2 or not id eq 3)") == Both(
+        (
+            ColumnIs("number", "eq", (1,)),
+            Either((ColumnIs("number", "eq", (2,)), Negate(ColumnIs("number", "eq", (3,))))),
+        )
+    )
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("colour eq 'red'", "Unknown field 'colour'"),
+        ("org_people eq 'x'", "computed"),
+        ("clients_field_r eq 'ten'", "takes numbers"),
+        ("clients_field_d eq '31/01/2026'", "takes dates"),
+        ("clients_field_v eq 'yes'", "takes true or false"),
+        ("org_industry eq 'Mining'", "not found in dictionary 'Industry'"),
+        ("org_industry gt 'x'", "no order"),
+        ("clients_field_s lt 'x'", "no order"),
+        ("clients_field_r contains '1'", "applies to text fields"),
+        ("org_name eq 5", "takes text values"),
+        ("id eq 'x'", "whole numbers"),
+        ("id contains '1'", "does not apply"),
+        ("updated_at gt 'yesterday'", "ISO 8601"),
+    ],
+)
+def test_what_cannot_be_asked_is_refused_clearly(text: str, message: str) -> None:
+    with pytest.raises(InvalidQuery, match=message):
+        bound(text)
+
+
+def test_sorting_ends_with_the_id_and_refuses_what_has_no_order() -> None:
+    keys = parse_sort("-org_name,clients_field_r", COMPANIES, SCHEMA)
+    assert [(k.name, k.descending) for k in keys] == [
+        ("org_name", True),
+        ("clients_field_r", False),
+        ("id", False),
+    ]
+    assert parse_sort("-id", COMPANIES, SCHEMA) == (SortKey(None, "number", True),)
+    for bad, message in [
+        ("clients_field_s", "cannot be sorted"),
+        ("x", "Unknown field"),
+        ("id,id", "twice"),
+        ("org_name,,id", "Empty"),
+        ("org_name,org_www,clients_field_r,clients_field_d,created_at", "At most"),
+    ]:
+        with pytest.raises(InvalidQuery, match=message):
+            parse_sort(bad, COMPANIES, SCHEMA)
+
+
+def test_cursors_round_trip_and_belong_to_one_query() -> None:
+    sort = parse_sort("-org_name,created_at", COMPANIES, SCHEMA)
+    key = fingerprint("CLIENTS", "filter", "", repr(sort))
+    moment = datetime.fromisoformat("2026-01-02T03:04:05+00:00")
+    cursor = encode_cursor(("acme", moment, 12), key)
+    assert decode_cursor(cursor, key, sort) == ("acme", moment, 12)
+    with pytest.raises(InvalidQuery, match="another query"):
+        decode_cursor(cursor, fingerprint("CLIENTS", "other"), sort)
+    for garbage in ("", "%%%", "bm90IGpzb24", cursor[:-3]):
+        with pytest.raises(InvalidQuery):
+            decode_cursor(garbage, key, sort)
+    assert Decimal(1) == 1  # cursor values are plain JSON: no Decimal sneaks in
