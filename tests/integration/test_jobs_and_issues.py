@@ -1,6 +1,7 @@
 """The user sync job and per-issue CRM properties, on a real database."""
 
 from collections.abc import Iterable
+from datetime import timedelta
 
 import pytest
 
@@ -10,7 +11,8 @@ from accord.domain.users import Actor, User
 from accord.jobs.worker import JobWorker
 from accord.services import issues, sync, users
 from accord.services.jira import JiraUser
-from accord.services.transactions import Database, run
+from accord.services.transactions import Database, now, run
+from accord.store import tokens as token_store
 
 ADMIN = Actor.system("legacy")
 
@@ -103,3 +105,25 @@ def test_issue_commands_need_the_main_menu(db: Database) -> None:
     assert (
         run(db, lambda tx: issues.contact_emails(tx, "P-1", "cf", actor=allowed), write=False) == []
     )
+
+
+def test_housekeeping_forgets_idempotent_replies_after_a_day(db: Database) -> None:
+    def keep(key: str, age: timedelta) -> None:
+        reply = token_store.StoredReply("f", 201, {}, b"{}")
+        run(
+            db,
+            lambda tx: token_store.store_reply(tx.connection, 1, key, reply, now() - age),
+            write=True,
+        )
+
+    keep("old", timedelta(hours=25))
+    keep("new", timedelta(hours=1))
+    assert JobWorker(db, jira=None).housekeeping() == 1
+    kept = run(
+        db,
+        lambda tx: [
+            token_store.stored_reply(tx.connection, 1, k) is not None for k in ("old", "new")
+        ],
+        write=False,
+    )
+    assert kept == [False, True]

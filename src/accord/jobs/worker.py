@@ -6,13 +6,15 @@ is claimed atomically (FOR UPDATE SKIP LOCKED on PostgreSQL), so each runs once.
 
 import logging
 import threading
+import time
 
 from accord.domain.errors import AccordError
-from accord.services import sync
+from accord.services import idempotency, sync
 from accord.services.jira import JiraGateway
 from accord.services.transactions import Database, run
 
 _log = logging.getLogger(__name__)
+HOUSEKEEPING_SECONDS = 3600
 
 
 class JobWorker:
@@ -33,14 +35,22 @@ class JobWorker:
         self._thread.join(timeout=10)
 
     def _loop(self) -> None:
+        next_housekeeping = 0.0
         while not self._stop.is_set():
             try:
+                if time.monotonic() >= next_housekeeping:
+                    self.housekeeping()
+                    next_housekeeping = time.monotonic() + HOUSEKEEPING_SECONDS
                 worked = self.run_once()
             except Exception:
                 _log.exception("job worker failed; retrying")
                 worked = False
             if not worked:
                 self._stop.wait(self.poll_seconds)
+
+    def housekeeping(self) -> int:
+        """Drop what is kept only for a while (idempotent replies older than a day)."""
+        return run(self.database, idempotency.forget_old, write=True)
 
     def run_once(self) -> bool:
         """Run the oldest queued job, if any; return whether there was one."""
