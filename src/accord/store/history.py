@@ -2,7 +2,7 @@
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 
 import sqlalchemy as sa
 
@@ -64,7 +64,4 @@ def changes_of(connection: sa.Connection, directory_id: int, entry_number: int) 
         .where(_H.directory_id == directory_id, _H.entry_number == entry_number)
         .order_by(_H.id)
     )
-    return [
-        Change(row[0], row[1], row[2] if row[2].tzinfo else row[2].replace(tzinfo=UTC), *row[3:])
-        for row in connection.execute(query)
-    ]
+    return [Change(*row) for row in connection.execute(query)]

@@ -4,6 +4,9 @@ Core, not the ORM: the store answers with domain dataclasses, every write is exp
 and the hot paths (one entry, a page of entries) cost one statement each.
 """
 
+from datetime import UTC, datetime
+from typing import Any
+
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 
@@ -19,7 +22,21 @@ metadata = sa.MetaData(
 
 BigId = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 Json = sa.JSON().with_variant(postgresql.JSONB(), "postgresql")
-Timestamp = sa.DateTime(timezone=True)
+
+
+class UtcDateTime(sa.TypeDecorator[datetime]):
+    """A moment, always read back as an aware UTC datetime (SQLite keeps no offset)."""
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None or value.tzinfo is not None:
+            return value
+        return value.replace(tzinfo=UTC)
+
+
+Timestamp = UtcDateTime()
 # Index keys compare byte by byte on every database (SQLite's default; PostgreSQL's "C"),
 # so that prefix and range scans and sorting mean the same everywhere.
 Key = sa.String(200).with_variant(sa.String(200, collation="C"), "postgresql")
@@ -142,7 +159,8 @@ entry_values = sa.Table(
     sa.Column("key", Key, primary_key=True),
     sa.Column("entry_pk", sa.ForeignKey("entries.pk", ondelete="CASCADE"), primary_key=True),
     sa.Column("unique_key", Key),
-    sa.Index(None, "entry_pk"),
+    # An entry's value of one field, found (and sorted on) without touching the table.
+    sa.Index(None, "entry_pk", "field_id", "key"),
     sa.UniqueConstraint("field_id", "unique_key"),
 )
 
