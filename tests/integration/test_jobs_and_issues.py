@@ -11,7 +11,7 @@ from accord.domain.users import Actor, User
 from accord.jobs.worker import JobWorker
 from accord.services import issues, sync, users
 from accord.services.jira import JiraUser
-from accord.services.transactions import Database, now, run
+from accord.services.transactions import Database, Transaction, now, run
 from accord.store import tokens as token_store
 
 ADMIN = Actor.system("legacy")
@@ -109,12 +109,13 @@ def test_issue_commands_need_the_main_menu(db: Database) -> None:
 
 def test_housekeeping_forgets_idempotent_replies_after_a_day(db: Database) -> None:
     def keep(key: str, age: timedelta) -> None:
-        reply = token_store.StoredReply("f", 201, {}, b"{}")
-        run(
-            db,
-            lambda tx: token_store.store_reply(tx.connection, 1, key, reply, now() - age),
-            write=True,
-        )
+        def answer(tx: Transaction) -> None:
+            token_store.claim_key(tx.connection, 1, key, "f", now() - age)
+            token_store.store_reply(
+                tx.connection, 1, key, token_store.StoredReply("f", 201, {}, b"{}")
+            )
+
+        run(db, answer, write=True)
 
     keep("old", timedelta(hours=25))
     keep("new", timedelta(hours=1))

@@ -107,9 +107,9 @@ async def write_once(request: Request, work: Callable[[Transaction, Actor], Repl
         kept = idempotency.replay(tx, actor.user_id, key, signature)
         if kept is not None:
             return Reply(kept.status, kept.body, {**kept.headers, "Idempotent-Replayed": "true"})
+        idempotency.claim(tx, actor.user_id, key, signature)
         reply = work(tx, actor)
-        if reply.status < 500:
-            idempotency.keep(tx, actor.user_id, key, signature, reply)
+        idempotency.keep(tx, actor.user_id, key, signature, reply)
         return reply
 
     try:

@@ -1,9 +1,9 @@
 """Idempotency keys: a POST or PATCH sent again with the same key returns the first reply.
 
-The reply is kept in the same transaction as the write it answers, so either both are
-there or neither is. Two requests with one key at the same time: the second waits on
-the key's row (PostgreSQL) or on the write lock (SQLite), finds the first one's reply,
-and its own writes are rolled back.
+The key is claimed before the request runs and its reply kept in the same transaction
+as the write it answers, so either both are there or neither is. Two requests with one
+key at the same time: the second waits on the key's row (PostgreSQL) or on the write
+lock (SQLite) before it writes anything, then finds the first one's reply.
 """
 
 import hashlib
@@ -12,7 +12,7 @@ from datetime import timedelta
 
 from sqlalchemy.exc import IntegrityError
 
-from accord.domain.errors import AccordError
+from accord.domain.errors import AccordError, InvalidQuery
 from accord.domain.text import has_invalid_characters
 from accord.services.transactions import now
 from accord.store import tokens as store
@@ -53,7 +53,7 @@ def fingerprint(method: str, target: str, body: bytes) -> str:
 
 def checked_key(key: str) -> str:
     if not 1 <= len(key) <= MAX_KEY_LENGTH or has_invalid_characters(key):
-        raise AccordError(f"An Idempotency-Key is 1 to {MAX_KEY_LENGTH} printable characters")
+        raise InvalidQuery(f"An Idempotency-Key is 1 to {MAX_KEY_LENGTH} printable characters")
     return key
 
 
@@ -67,17 +67,27 @@ def replay(tx: Transaction, user_id: int, key: str, request: str) -> Reply | Non
     return Reply(stored.status, stored.body, stored.headers)
 
 
-def keep(tx: Transaction, user_id: int, key: str, request: str, reply: Reply) -> None:
+def claim(tx: Transaction, user_id: int, key: str, request: str) -> None:
+    """Take the key for this request, before it runs: IdempotencyRace if another request
+    with the key committed meanwhile (run again, and `replay` finds its reply)."""
     try:
+        store.claim_key(tx.connection, user_id, key, request, now())
+    except IntegrityError as error:
+        raise IdempotencyRace from error
+
+
+def keep(tx: Transaction, user_id: int, key: str, request: str, reply: Reply) -> None:
+    """Keep the reply of the request that claimed the key; a server error is not kept,
+    so that a retry runs again."""
+    if reply.status >= 500:
+        store.release_key(tx.connection, user_id, key)
+    else:
         store.store_reply(
             tx.connection,
             user_id,
             key,
             StoredReply(request, reply.status, reply.headers, reply.body),
-            now(),
         )
-    except IntegrityError as error:
-        raise IdempotencyRace from error
 
 
 def forget_old(tx: Transaction) -> int:

@@ -125,21 +125,40 @@ def stored_reply(connection: sa.Connection, user_id: int, key: str) -> StoredRep
     return None if row is None else StoredReply(row[0], row[1], dict(row[2]), bytes(row[3]))
 
 
-def store_reply(
-    connection: sa.Connection, user_id: int, key: str, reply: StoredReply, at: datetime
+def claim_key(
+    connection: sa.Connection, user_id: int, key: str, fingerprint: str, at: datetime
 ) -> None:
-    """Keep a reply; a concurrent request with the same key waits here, then fails."""
+    """Take a key before its request runs; a concurrent request with the same key waits
+    here for this transaction's end, then fails (PostgreSQL) or never gets here (SQLite)."""
     connection.execute(
         sa.insert(t.idempotency_keys).values(
             user_id=user_id,
             key=key,
+            fingerprint=fingerprint,
+            status=0,
+            headers={},
+            body=b"",
+            created_at=at,
+        )
+    )
+
+
+def store_reply(connection: sa.Connection, user_id: int, key: str, reply: StoredReply) -> None:
+    """Keep the reply to the request that claimed the key."""
+    connection.execute(
+        sa.update(t.idempotency_keys)
+        .where(_K.user_id == user_id, _K.key == key)
+        .values(
             fingerprint=reply.fingerprint,
             status=reply.status,
             headers=reply.headers,
             body=reply.body,
-            created_at=at,
         )
     )
+
+
+def release_key(connection: sa.Connection, user_id: int, key: str) -> None:
+    connection.execute(sa.delete(t.idempotency_keys).where(_K.user_id == user_id, _K.key == key))
 
 
 def forget_replies_before(connection: sa.Connection, moment: datetime) -> int:
