@@ -3,13 +3,13 @@ from decimal import Decimal
 
 import pytest
 
+from accord.domain.errors import InvalidQuery
 from accord.domain.filters import parse_filter
 from accord.domain.query import (
     Both,
     ColumnIs,
     Either,
     HasValue,
-    InvalidQuery,
     KeyContains,
     KeyPrefix,
     KeyRange,

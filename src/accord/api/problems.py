@@ -9,6 +9,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
+from starlette.routing import compile_path
 
 from accord.domain.errors import AccordError, InvalidFields
 
@@ -20,6 +21,12 @@ STATUS_BY_CODE = {
     "entry_not_found": 404,
     "directory_not_found": 404,
     "dictionary_not_found": 404,
+    "dictionary_value_not_found": 404,
+    "user_not_found": 404,
+    "group_not_found": 404,
+    "member_not_found": 404,
+    "grant_not_found": 404,
+    "field_not_found": 404,
     "not_found": 404,
     "duplicate_value": 409,
     "conflict": 409,
@@ -33,6 +40,9 @@ STATUS_BY_CODE = {
     "bad_request": 400,
 }
 """Every other domain error is a 422: the request was understood, its content refused."""
+
+IN_THE_URL = ("query", "header")
+"""Where a malformed value is a 400 (a bad request line); a refused body or path is a 422."""
 
 
 class ApiError(AccordError):
@@ -69,6 +79,8 @@ def problem(
 
 def from_error(error: AccordError, instance: str = "") -> Response:
     status = STATUS_BY_CODE.get(error.code, 422)
+    if status == 404 and error.field is not None:
+        status = 422  # what the body names is missing, not the resource the URL names
     headers = getattr(error, "headers", None)
     if status == 401:
         headers = {"WWW-Authenticate": 'Bearer realm="accord"', **(headers or {})}
@@ -111,6 +123,10 @@ def install(app: FastAPI, prefix: str) -> None:
             }
             for e in error.errors()
         ]
+        if all(e.get("loc", ("body",))[0] in IN_THE_URL for e in error.errors()):
+            named = "; ".join(f"{e['field']}: {e['message']}" for e in errors)
+            detail = f"Bad query parameter or header ({named})"
+            return problem(400, "invalid_query", detail, instance=request.url.path, errors=errors)
         return problem(
             422,
             "invalid_request",
@@ -124,14 +140,29 @@ def install(app: FastAPI, prefix: str) -> None:
         if not request.url.path.startswith(prefix):
             return Response(str(error.detail), status_code=error.status_code, headers=error.headers)
         code = {404: "not_found", 405: "method_not_allowed"}.get(error.status_code, "http_error")
+        headers = dict(error.headers or {})
+        if error.status_code == 405:
+            headers["Allow"] = ", ".join(_allowed_methods(request))
         return problem(
             error.status_code,
             code,
             str(error.detail),
             instance=request.url.path,
-            headers=error.headers,
+            headers=headers,
         )
 
     app.add_exception_handler(AccordError, domain_error)
     app.add_exception_handler(RequestValidationError, validation_error)
     app.add_exception_handler(StarletteHTTPException, http_error)
+
+
+def _allowed_methods(request: Request) -> list[str]:
+    """Every method the API serves at this path, as its OpenAPI document lists them
+    (Starlette's 405 names only the first route that matched the path)."""
+    for template, operations in request.app.openapi()["paths"].items():
+        if compile_path(template)[0].match(request.url.path):
+            return sorted(m.upper() for m in operations if m.upper() in _METHODS)
+    return []
+
+
+_METHODS = {"GET", "PUT", "POST", "DELETE", "OPTIONS", "HEAD", "PATCH", "TRACE"}

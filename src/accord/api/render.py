@@ -16,13 +16,14 @@ SYSTEM_KEYS = ("id", "version", "created_at", "updated_at")
 def entry_json(
     entry: Entry, directory: Directory, schema: Schema, only: Collection[str] | None = None
 ) -> dict[str, Any]:
-    """`id`, `version`, `created_at`, `updated_at`, then every field (or `only` those)."""
-    body: dict[str, Any] = {
+    """`id`, `version`, `created_at`, `updated_at`, then every field; or `id` and `only` those."""
+    system = {
         "id": entry.id,
         "version": entry.version,
         "created_at": entry.created_at.isoformat(),
         "updated_at": entry.updated_at.isoformat(),
     }
+    body = system if only is None else {k: v for k, v in system.items() if k == "id" or k in only}
     for field in schema.fields_of(directory):
         if only is None or field.code in only:
             body[field.code] = render_json_value(field, entry, schema)

@@ -185,6 +185,22 @@ class InvalidFields(AccordError):
 
     code = "invalid_fields"
 
-    def __init__(self, errors: list[tuple[str, AccordError]]) -> None:
+    def __init__(self, errors: "FieldErrors") -> None:
         super().__init__(errors[0][1].message)
         self.errors = errors
+
+
+FieldErrors = list[tuple[str, AccordError]]
+"""(field code, what is wrong with its value), in the order the fields were given."""
+
+
+def refuse(errors: FieldErrors) -> None:
+    """Raise the one field error, or all of them as InvalidFields; nothing if none."""
+    if errors:
+        raise errors[0][1] if len(errors) == 1 else InvalidFields(errors)
+
+
+class InvalidQuery(AccordError):
+    """A filter, sort, cursor, parameter or header that cannot be applied (a 400 over REST)."""
+
+    code = "invalid_query"

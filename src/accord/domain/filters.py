@@ -13,13 +13,22 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from accord.domain.errors import AccordError
+from accord.domain.errors import AccordError, InvalidQuery
 
 COMPARISONS = ("eq", "ne", "lt", "le", "gt", "ge", "contains", "icontains", "startswith")
 MAX_DEPTH = 32
 MAX_TERMS = 200
 
 Literal = str | Decimal | bool
+
+
+def shown(value: Literal) -> str:
+    """A literal as the filter grammar writes it (`'Acme'`, `10.5`, `true`)."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, Decimal):
+        return format(value, "f")
+    return "'" + value.replace("'", "''") + "'"
 
 
 class FilterSyntaxError(AccordError):
@@ -228,14 +237,14 @@ class _Parser:
 def filter_from_json(data: Any, path: str = "filter", depth: int = 0) -> Filter:
     """The filter a JSON object describes; errors name the path of the bad part."""
     if depth > MAX_DEPTH:
-        raise AccordError(f"{path}: too deeply nested")
+        raise InvalidQuery(f"{path}: too deeply nested")
     if not isinstance(data, dict):
-        raise AccordError(f"{path}: expected an object")
+        raise InvalidQuery(f"{path}: expected an object")
     for combinator, build in (("and", AllOf), ("or", AnyOf)):
         if combinator in data:
             items = data[combinator]
             if len(data) != 1 or not isinstance(items, list) or not items:
-                raise AccordError(f"{path}.{combinator}: expected a non-empty list, alone")
+                raise InvalidQuery(f"{path}.{combinator}: expected a non-empty list, alone")
             return build(
                 tuple(
                     filter_from_json(item, f"{path}.{combinator}[{i}]", depth + 1)
@@ -244,7 +253,7 @@ def filter_from_json(data: Any, path: str = "filter", depth: int = 0) -> Filter:
             )
     if "not" in data:
         if len(data) != 1:
-            raise AccordError(f"{path}.not: expected alone")
+            raise InvalidQuery(f"{path}.not: expected alone")
         return Not(filter_from_json(data["not"], f"{path}.not", depth + 1))
     return _json_comparison(data, path)
 
@@ -252,19 +261,19 @@ def filter_from_json(data: Any, path: str = "filter", depth: int = 0) -> Filter:
 def _json_comparison(data: dict[str, Any], path: str) -> Filter:
     field, op = data.get("field"), data.get("op")
     if not isinstance(field, str) or not isinstance(op, str):
-        raise AccordError(f"{path}: expected 'field' and 'op' (or 'and', 'or', 'not')")
+        raise InvalidQuery(f"{path}: expected 'field' and 'op' (or 'and', 'or', 'not')")
     extra = set(data) - {"field", "op", "value"}
     if extra:
-        raise AccordError(f"{path}: unknown keys {sorted(extra)}")
+        raise InvalidQuery(f"{path}: unknown keys {sorted(extra)}")
     if op in ("is_null", "is_not_null"):
         return IsNull(field, negated=op == "is_not_null")
     if op == "in":
         values = data.get("value")
         if not isinstance(values, list) or not values:
-            raise AccordError(f"{path}.value: expected a non-empty list")
+            raise InvalidQuery(f"{path}.value: expected a non-empty list")
         return OneOf(field, tuple(_json_literal(v, f"{path}.value") for v in values))
     if op not in COMPARISONS:
-        raise AccordError(f"{path}.op: unknown operator {op!r}")
+        raise InvalidQuery(f"{path}.op: unknown operator {op!r}")
     return Compare(field, op, _json_literal(data.get("value"), f"{path}.value"))
 
 
@@ -273,7 +282,7 @@ def _json_literal(value: Any, path: str) -> Literal:
         return value
     if isinstance(value, int | float) and not isinstance(value, bool):
         return Decimal(str(value))
-    raise AccordError(f"{path}: expected a string, a number or a boolean")
+    raise InvalidQuery(f"{path}: expected a string, a number or a boolean")
 
 
 def fields_named(node: Filter) -> set[str]:

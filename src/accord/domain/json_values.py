@@ -64,26 +64,29 @@ def _one(field: Field, value: JsonValue, schema: Schema, resolver: Resolver) -> 
 
 
 def _is_number(value: JsonValue) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool)
+    return isinstance(value, int | float | Decimal) and not isinstance(value, bool)
 
 
 def _reference_text(field: Field, value: JsonValue) -> tuple[JsonValue, bool]:
     """A dictionary value or a link as text, and whether that text is a label or a name
-    only: by id (`3`, `{"id": 3}`), by `{"name": ...}` / `{"label": ...}`, or a string
-    (a label, a name, or digits for an id)."""
+    only: by id (`3`, `{"id": 3}`, or a link as a read renders it, `{"id": 3, "name":
+    ...}`, the id winning), by `{"name": ...}` / `{"label": ...}`, or a string (a label,
+    a name, or digits for an id)."""
     if isinstance(value, dict):
-        if len(value) != 1 or not set(value) <= {"id", "name", "label"}:
+        keys = set(value)
+        as_read = field.type is FieldType.LINK and keys == {"id", "name"}
+        if not as_read and (len(keys) != 1 or not keys <= {"id", "name", "label"}):
             raise InvalidValue(field.name, _shown(value))
-        ((key, value),) = value.items()
-        if key != "id":
-            return value, True
+        if "id" not in keys:
+            return next(iter(value.values())), True
+        value = value["id"]
     if isinstance(value, int) and not isinstance(value, bool):
         return (f"({value})" if field.type is FieldType.LINK else str(value)), False
     return value, False
 
 
 def _shown(value: JsonValue) -> str:
-    return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()[:200]
+    return orjson.dumps(value, default=str, option=orjson.OPT_NON_STR_KEYS).decode()[:200]
 
 
 # Rendering

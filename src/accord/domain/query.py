@@ -15,8 +15,18 @@ from typing import Any
 
 import orjson
 
-from accord.domain.errors import AccordError
-from accord.domain.filters import AllOf, AnyOf, Compare, Filter, IsNull, Literal, Not, OneOf
+from accord.domain.errors import InvalidQuery
+from accord.domain.filters import (
+    AllOf,
+    AnyOf,
+    Compare,
+    Filter,
+    IsNull,
+    Literal,
+    Not,
+    OneOf,
+    shown,
+)
 from accord.domain.schema import Directory, Field, FieldType, Schema
 from accord.domain.text import KEY_LENGTH, fold, index_key
 from accord.domain.values import Lookup, canonical_date, canonical_number, number_key
@@ -27,12 +37,6 @@ ORDERED_TYPES = (*TEXT_TYPES, FieldType.NUMBER, FieldType.DATE)
 SORTABLE_TYPES = (*ORDERED_TYPES, FieldType.CHECKBOX)
 MAX_SORT_KEYS = 4
 PREFIX_LIMIT = KEY_LENGTH - 65  # index keys keep this much of a long value verbatim
-
-
-class InvalidQuery(AccordError):
-    """A filter, sort or cursor that cannot be applied (a 400 in the REST API)."""
-
-    code = "invalid_query"
 
 
 # Conditions on entries, in terms of the value index
@@ -128,7 +132,7 @@ def bind(node: Filter, directory: Directory, schema: Schema, lookup: Lookup) -> 
         return Negate(bind(node.item, directory, schema, lookup))
     if node.field in SYSTEM_COLUMNS:
         return _bind_column(node)
-    field = _field(schema, directory, node.field)
+    field = _field(schema, directory, node.field, "filtered")
     if isinstance(node, IsNull):
         return Negate(HasValue(field.id)) if not node.negated else HasValue(field.id)
     if isinstance(node, OneOf):
@@ -137,12 +141,12 @@ def bind(node: Filter, directory: Directory, schema: Schema, lookup: Lookup) -> 
     return _bind_compare(field, node, schema, lookup)
 
 
-def _field(schema: Schema, directory: Directory, code: str) -> Field:
+def _field(schema: Schema, directory: Directory, code: str, use: str) -> Field:
     field = schema.field_by_code(directory, code)
     if field is None:
         raise InvalidQuery(f"Unknown field '{code}' in {directory.name}")
     if not field.type.is_stored:
-        raise InvalidQuery(f"Field '{code}' is computed and cannot be filtered on")
+        raise InvalidQuery(f"Field '{code}' is computed and cannot be {use} on")
     return field
 
 
@@ -156,7 +160,7 @@ def _bind_compare(field: Field, node: Compare, schema: Schema, lookup: Lookup) -
             raise InvalidQuery(f"Field '{field.code}' has no order to compare with '{op}'")
         keys = _keys(field, node.value, schema, lookup)
         if len(keys) != 1:
-            raise InvalidQuery(f"Value {node.value!r} does not fit field '{field.code}'")
+            raise InvalidQuery(f"Value {shown(node.value)} does not fit field '{field.code}'")
         return KeyRange(field.id, op, keys[0])
     if field.type not in TEXT_TYPES:
         raise InvalidQuery(f"'{op}' applies to text fields; '{field.code}' is {field.type}")
@@ -172,7 +176,7 @@ def _bind_compare(field: Field, node: Compare, schema: Schema, lookup: Lookup) -
 
 def _text(field: Field, value: Literal) -> str:
     if not isinstance(value, str):
-        raise InvalidQuery(f"Field '{field.code}' takes text values, not {value!r}")
+        raise InvalidQuery(f"Field '{field.code}' takes text values, not {shown(value)}")
     return value
 
 
@@ -184,16 +188,16 @@ def _keys(field: Field, value: Literal, schema: Schema, lookup: Lookup) -> list[
     if kind is FieldType.NUMBER:
         canonical = canonical_number(str(value)) if not isinstance(value, bool) else None
         if canonical is None:
-            raise InvalidQuery(f"Field '{field.code}' takes numbers, not {value!r}")
+            raise InvalidQuery(f"Field '{field.code}' takes numbers, not {shown(value)}")
         return [number_key(canonical)]
     if kind is FieldType.DATE:
         date = canonical_date(value) if isinstance(value, str) else None
         if date is None:
-            raise InvalidQuery(f"Field '{field.code}' takes dates (yyyy-mm-dd), not {value!r}")
+            raise InvalidQuery(f"Field '{field.code}' takes dates (yyyy-mm-dd), not {shown(value)}")
         return [date]
     if kind is FieldType.CHECKBOX:
         if not isinstance(value, bool):
-            raise InvalidQuery(f"Field '{field.code}' takes true or false, not {value!r}")
+            raise InvalidQuery(f"Field '{field.code}' takes true or false, not {shown(value)}")
         return ["true" if value else "false"]
     if kind in (FieldType.DICTIONARY, FieldType.POSITION):
         return [_label_key(field, value, schema)]
@@ -214,7 +218,7 @@ def _label_key(field: Field, value: Literal, schema: Schema) -> str:
     token = str(int(value)) if isinstance(value, Decimal) else _text(field, value)
     found = dictionary.find_value(token, by_id=isinstance(value, Decimal))
     if found is None:
-        raise InvalidQuery(f"Value {value!r} not found in dictionary '{dictionary.name}'")
+        raise InvalidQuery(f"Value {shown(value)} not found in dictionary '{dictionary.name}'")
     return str(found.id)
 
 
@@ -235,13 +239,13 @@ def _column_value(column: str, value: Literal) -> int | datetime:
     if column == "number":
         if isinstance(value, Decimal) and value == value.to_integral_value():
             return int(value)
-        raise InvalidQuery(f"'id' takes whole numbers, not {value!r}")
+        raise InvalidQuery(f"'id' takes whole numbers, not {shown(value)}")
     if isinstance(value, str):
         try:
             return datetime.fromisoformat(value)
         except ValueError:
             pass
-    raise InvalidQuery(f"'{column}' takes ISO 8601 date-times, not {value!r}")
+    raise InvalidQuery(f"'{column}' takes ISO 8601 date-times, not {shown(value)}")
 
 
 def search_text(directory: Directory, schema: Schema, text: str) -> Condition:
@@ -281,7 +285,7 @@ def parse_sort(text: str, directory: Directory, schema: Schema) -> tuple[SortKey
         if name in SYSTEM_COLUMNS:
             keys.append(SortKey(None, SYSTEM_COLUMNS[name], descending))
             continue
-        field = _field(schema, directory, name)
+        field = _field(schema, directory, name, "sorted")
         if field.type not in SORTABLE_TYPES or field.multiple:
             raise InvalidQuery(f"Entries cannot be sorted by '{name}' ({field.type})")
         keys.append(SortKey(field, None, descending))
@@ -320,11 +324,17 @@ def _plain(value: Any) -> Any:
 
 
 def _restored(value: Any, key: SortKey) -> Any:
+    """A cursor's position along one sort key, of the type that key sorts by."""
+    if key.field is not None and isinstance(value, str):
+        return value  # an index key ("" for an empty value)
+    if key.column == "number" and type(value) is int and 0 < value < 2**63:
+        return value
     if key.column in ("created_at", "updated_at") and isinstance(value, str):
-        return datetime.fromisoformat(value)
-    if key.column == "number" and not isinstance(value, int):
-        raise InvalidQuery("The cursor is not one this server gave")
-    return value
+        try:
+            return datetime.fromisoformat(value)
+        except ValueError:
+            pass
+    raise InvalidQuery("The cursor is not one this server gave")
 
 
 def fingerprint(*parts: str) -> str:

@@ -9,7 +9,7 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date
-from decimal import Decimal, InvalidOperation
+from decimal import Context, Decimal, InvalidOperation
 from typing import Protocol
 from weakref import WeakKeyDictionary
 
@@ -24,6 +24,7 @@ MAX_LABEL_LENGTH = 255
 UNSUPPORTED = "Unsupported"
 
 _NUMBER = re.compile(r"[+-]?[0-9]{1,24}(?:[.,][0-9]{1,12})?")
+_EXACT = Context(prec=40)  # room for every digit _NUMBER admits (the default keeps 28)
 _ISO_DATE = re.compile(r"([0-9]{4})-([0-9]{2})-([0-9]{2})")
 _DOTTED_DATE = re.compile(r"([0-9]{2})\.([0-9]{2})\.([0-9]{4})")
 _EMAIL = re.compile(r"[^@\s]+@[^@\s]+")
@@ -239,7 +240,7 @@ def canonical_number(text: str) -> str | None:
         number = Decimal(text.replace(",", "."))
     except InvalidOperation:  # pragma: no cover - the pattern admits only valid decimals
         return None
-    rendered = format(number.normalize(), "f")
+    rendered = format(number.normalize(_EXACT), "f")
     return "0" if rendered in ("-0", "+0") else rendered
 
 
@@ -251,7 +252,7 @@ def number_key(canonical: str) -> str:
     with "~", so that a larger magnitude sorts first. Index range scans then serve
     `lt`/`gt` filters and sorting, on every database, with one text column.
     """
-    sign, digits, exponent = Decimal(canonical).normalize().as_tuple()
+    sign, digits, exponent = Decimal(canonical).normalize(_EXACT).as_tuple()
     if not digits or digits == (0,):
         return "1"
     assert isinstance(exponent, int)

@@ -8,11 +8,12 @@ from accord.domain.errors import (
     AccordError,
     DuplicateValue,
     EntryNotFound,
+    FieldErrors,
     FieldNotFound,
     FieldRequired,
-    InvalidFields,
     InvalidValue,
     StaleVersion,
+    refuse,
 )
 from accord.domain.json_values import JsonInput, parse_json_value
 from accord.domain.rights import Action
@@ -106,14 +107,31 @@ def with_names(
     legacy API does not render, so it does not pay for it).
     """
     request = _name_request(tx.schema.fields_of(directory), entries)
-    if contacts and any(f.type is FieldType.CONTACTS for f in tx.schema.fields_of(directory)):
-        contacts_directory = tx.schema.directory_by_code(CONTACTS)
-        request.contacts_field = tx.schema.field(contacts_directory, "contact_company").id
-        request.contacts_of.update(e.id for e in entries)
+    if contacts:
+        _ask_contacts(tx, directory, entries, request)
     if not request:
         return entries
     names = store.fetch_names(tx.connection, request)
     return [replace(entry, names=names) for entry in entries]
+
+
+def with_contacts(tx: Transaction, directory: Directory, entry: Entry) -> Entry:
+    """The entry (already carrying its names), now also carrying a company's contacts."""
+    request = NameRequest()
+    _ask_contacts(tx, directory, [entry], request)
+    if not request:
+        return entry
+    contacts = store.fetch_names(tx.connection, request).contacts
+    return replace(entry, names=replace(entry.names, contacts=contacts))
+
+
+def _ask_contacts(
+    tx: Transaction, directory: Directory, entries: Sequence[Entry], request: NameRequest
+) -> None:
+    if any(f.type is FieldType.CONTACTS for f in tx.schema.fields_of(directory)):
+        contacts_directory = tx.schema.directory_by_code(CONTACTS)
+        request.contacts_field = tx.schema.field(contacts_directory, "contact_company").id
+        request.contacts_of.update(e.id for e in entries)
 
 
 def _name_request(fields: Iterable[Field], entries: Sequence[Entry]) -> NameRequest:
@@ -144,38 +162,48 @@ SYSTEM_KEYS = frozenset({"id", "version", "created_at", "updated_at"})
 
 def json_inputs(
     schema: Schema, directory: Directory, data: Mapping[str, object], *, replace: bool = False
-) -> Inputs:
-    """REST JSON values by field code; `replace`: fields left out are cleared.
+) -> tuple[Inputs, FieldErrors]:
+    """REST JSON values by field code, and the codes no field has (to refuse with the rest).
 
-    Computed fields (read-only) are ignored, so a GET's body can be sent back as is.
+    `replace`: fields left out are cleared. Computed fields (read-only) are ignored, so a
+    GET's body can be sent back as is.
     """
-    inputs: list[tuple[Field, RawValue | JsonInput]] = []
-    unknown = [
+    unknown: FieldErrors = [
         (code, FieldNotFound(code).about(code))
         for code in data
         if code not in SYSTEM_KEYS and schema.field_by_code(directory, code) is None
     ]
-    if unknown:
-        raise unknown[0][1] if len(unknown) == 1 else InvalidFields(unknown)
+    inputs: list[tuple[Field, RawValue | JsonInput]] = []
     for field in _stored_fields(schema, directory):
         if field.code in data:
             inputs.append((field, JsonInput(data[field.code])))
         elif replace:
             inputs.append((field, JsonInput(None)))
-    return inputs
+    return inputs, unknown
 
 
-def create_entry(tx: Transaction, directory: Directory, inputs: Inputs, *, actor: Actor) -> Entry:
-    """Create an entry from typed values; its id is the directory's next one."""
+def create_entry(
+    tx: Transaction,
+    directory: Directory,
+    inputs: Inputs,
+    *,
+    actor: Actor,
+    refused: Sequence[tuple[str, AccordError]] = (),
+) -> Entry:
+    """Create an entry from typed values; its id is the directory's next one.
+
+    Every field's error is reported at once, with those the caller `refused` already.
+    """
     actor.rights.require_on(Action.ADD, directory)
-    values = {code: v for code, v in _parse(tx, directory, inputs, actor).items() if v is not None}
-    missing = [
+    parsed, errors = _parse(tx, directory, inputs, actor)
+    values = {code: v for code, v in parsed.items() if v is not None}
+    named = {code for code, _ in errors}
+    errors += [
         (f.code, FieldRequired(f.name).about(f.code))
         for f in tx.schema.fields_of(directory)
-        if f.required and f.code not in values
+        if f.required and f.code not in values and f.code not in named
     ]
-    if missing:
-        raise missing[0][1] if len(missing) == 1 else InvalidFields(missing)
+    refuse([*refused, *errors])
     return _insert(tx, directory, values, actor=actor)
 
 
@@ -227,19 +255,24 @@ def update_entry(
     *,
     actor: Actor,
     expected_version: int | None = None,
+    refused: Sequence[tuple[str, AccordError]] = (),
 ) -> Entry:
     """Change the given fields of an entry; an empty value clears its field.
 
     With `expected_version`, the entry must still be at that version (no lost update).
+    Every field's error is reported at once, with those the caller `refused` already.
     """
     actor.rights.require_on(Action.EDIT, directory)
     current = locate(tx, directory, ref, actor, lock=True)
     if expected_version is not None and current.version != expected_version:
         raise StaleVersion(current.version)
-    changes = _parse(tx, directory, inputs, actor)
-    for field in tx.schema.fields_of(directory):
-        if field.required and field.code in changes and changes[field.code] is None:
-            raise InvalidValue(field.name, "").about(field.code)
+    changes, errors = _parse(tx, directory, inputs, actor)
+    errors += [
+        (field.code, InvalidValue(field.name, "").about(field.code))
+        for field in tx.schema.fields_of(directory)
+        if field.required and field.code in changes and changes[field.code] is None
+    ]
+    refuse([*refused, *errors])
     return _apply(tx, directory, current, changes, actor=actor)
 
 
@@ -379,14 +412,16 @@ def _apply(
 
 def _parse(
     tx: Transaction, directory: Directory, inputs: Inputs, actor: Actor
-) -> dict[str, StoredValue | None]:
+) -> tuple[dict[str, StoredValue | None], FieldErrors]:
+    """The stored values of the inputs that parse, and what is wrong with the others."""
+
     def create_named(target: Directory, name: str) -> int:
         name_field = tx.schema.name_field(target)
         return create_entry(tx, target, [(name_field, RawValue(name))], actor=actor).id
 
     resolver = StoreResolver(tx, actor, create_named)
     parsed: dict[str, StoredValue | None] = {}
-    errors: list[tuple[str, AccordError]] = []
+    errors: FieldErrors = []
     for field, raw in inputs:
         try:
             parsed[field.code] = _parse_one(tx, field, raw, resolver)
@@ -394,9 +429,7 @@ def _parse(
             raise  # the database refused a write: the transaction cannot go on
         except AccordError as error:
             errors.append((field.code, error.about(field.code)))
-    if errors:
-        raise errors[0][1] if len(errors) == 1 else InvalidFields(errors)
-    return parsed
+    return parsed, errors
 
 
 def _parse_one(

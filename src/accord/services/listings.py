@@ -3,12 +3,12 @@
 from dataclasses import dataclass
 
 from accord.domain.entries import Entry, EntryRef
+from accord.domain.errors import InvalidQuery
 from accord.domain.filters import Filter
 from accord.domain.query import (
     DEFAULT_SORT,
     Both,
     Condition,
-    InvalidQuery,
     bind,
     decode_cursor,
     encode_cursor,
