@@ -22,7 +22,7 @@ run: $(STAMP)
 
 ## Lint, type-check, check the layering, then run every test.
 test: lint
-	$(BIN)/pytest $(PYTEST_ARGS)
+	$(BIN)/pytest -n 2 $(PYTEST_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests bench

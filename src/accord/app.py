@@ -9,6 +9,7 @@ from fastapi import FastAPI
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from accord.api import router as api
+from accord.api.ratelimit import RateLimit
 from accord.jobs.worker import JobWorker
 from accord.legacy.routes import LegacyContext
 from accord.legacy.routes import routes as legacy_routes
@@ -52,6 +53,14 @@ def create_app(settings: Settings, *, database: Database | None = None) -> FastA
     context = LegacyContext(db, jira=None, max_request_bytes=settings.max_request_bytes)
     for route in legacy_routes(context):
         app.router.routes.append(route)
+    if settings.api_rate_limit:
+        app.add_middleware(
+            RateLimit,
+            per_minute=settings.api_rate_limit,
+            burst=settings.api_rate_burst,
+            prefix=api.PREFIX,
+            exempt=[f"{api.PREFIX}/docs", str(app.openapi_url)],
+        )
     if settings.access_log:
         app.add_middleware(AccessLog)
     return app

@@ -25,6 +25,14 @@ class Settings:
     run_jobs: bool = True
     """Run background jobs (the Jira user sync) in the server process."""
     max_request_bytes: int = 1024 * 1024
+    api_rate_limit: int = 0
+    """REST API requests a minute per token (or per client address without one); 0: no limit."""
+    api_rate_burst: int = 0
+    """How many requests may come at once (the bucket's size); 0: as many as `api_rate_limit`."""
+
+    def __post_init__(self) -> None:
+        if self.api_rate_limit < 0 or self.api_rate_burst < 0:
+            raise ValueError("ACCORD_API_RATE_LIMIT and ACCORD_API_RATE_BURST are 0 or more")
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> "Settings":
@@ -36,4 +44,6 @@ class Settings:
             access_log=_flag(env.get("ACCORD_ACCESS_LOG", "1")),
             run_jobs=_flag(env.get("ACCORD_RUN_JOBS", "1")),
             max_request_bytes=int(env.get("ACCORD_MAX_REQUEST_BYTES", defaults.max_request_bytes)),
+            api_rate_limit=int(env.get("ACCORD_API_RATE_LIMIT", defaults.api_rate_limit)),
+            api_rate_burst=int(env.get("ACCORD_API_RATE_BURST", defaults.api_rate_burst)),
         )

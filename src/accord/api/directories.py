@@ -8,6 +8,7 @@ from starlette.responses import Response
 
 from accord.api import render
 from accord.api.context import read, write
+from accord.api.schemas import FIELD_CHANGES, DirectoryListModel, DirectoryModel, FieldModel
 from accord.domain.rights import Action
 from accord.domain.schema import FieldType
 from accord.domain.users import Actor
@@ -35,7 +36,9 @@ class NewField(BaseModel):
     unique: bool = False
 
 
-@router.get("", summary="List the directories the caller may view")
+@router.get(
+    "", response_model=DirectoryListModel, summary="List the directories the caller may view"
+)
 async def list_directories(request: Request) -> Response:
     def work(tx: Transaction, actor: Actor) -> bytes:
         shown = [d for d in tx.schema.directories if actor.rights.can(Action.VIEW, d)]
@@ -44,7 +47,12 @@ async def list_directories(request: Request) -> Response:
     return _json(await read(request, work))
 
 
-@router.post("", status_code=201, summary="Create a custom directory (administrators)")
+@router.post(
+    "",
+    status_code=201,
+    response_model=DirectoryModel,
+    summary="Create a custom directory (administrators)",
+)
 async def create_directory(request: Request, new: NewDirectory) -> Response:
     def work(tx: Transaction, actor: Actor) -> bytes:
         directory = directories.add_directory(tx, new.code, new.name, actor=actor)
@@ -53,7 +61,7 @@ async def create_directory(request: Request, new: NewDirectory) -> Response:
     return _json(await write(request, work), 201)
 
 
-@router.get("/{code}", summary="A directory and its fields")
+@router.get("/{code}", response_model=DirectoryModel, summary="A directory and its fields")
 async def get_directory(request: Request, code: DirectoryCode) -> Response:
     def work(tx: Transaction, actor: Actor) -> bytes:
         directory = tx.schema.find_directory(code)
@@ -63,7 +71,12 @@ async def get_directory(request: Request, code: DirectoryCode) -> Response:
     return _json(await read(request, work))
 
 
-@router.post("/{code}/fields", status_code=201, summary="Add a custom field (administrators)")
+@router.post(
+    "/{code}/fields",
+    status_code=201,
+    response_model=FieldModel,
+    summary="Add a custom field (administrators)",
+)
 async def create_field(request: Request, code: DirectoryCode, new: NewField) -> Response:
     def work(tx: Transaction, actor: Actor) -> bytes:
         field = directories.add_field(
@@ -83,7 +96,12 @@ async def create_field(request: Request, code: DirectoryCode, new: NewField) -> 
     return _json(await write(request, work), 201)
 
 
-@router.patch("/{code}/fields/{field_code}", summary="Rename a field (administrators)")
+@router.patch(
+    "/{code}/fields/{field_code}",
+    response_model=FieldModel,
+    summary="Rename a field or make it (not) required (administrators)",
+    openapi_extra={"requestBody": {"content": {"application/json": {"schema": FIELD_CHANGES}}}},
+)
 async def alter_field(
     request: Request,
     code: DirectoryCode,

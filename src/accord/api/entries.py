@@ -6,12 +6,23 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body, Depends, Header, Path, Query, Request
 from starlette.responses import Response
 
-from accord.api import render
+from accord.api import batch, render
 from accord.api.context import read, respond, write, write_once
-from accord.api.schemas import EntryModel, HistoryModel, PageModel, SearchModel
-from accord.domain.entries import EntryRef
+from accord.api.exact_json import ExactJsonRoute
+from accord.api.schemas import (
+    ENTRY_REPLIES,
+    IDEMPOTENCY_KEY,
+    IF_MATCH_PATTERN,
+    NEW_ENTRY_REPLIES,
+    NOT_MODIFIED,
+    EntryModel,
+    HistoryModel,
+    PageModel,
+    SearchModel,
+)
+from accord.domain.entries import Entry, EntryRef
+from accord.domain.errors import InvalidQuery
 from accord.domain.filters import Filter, filter_from_json, parse_filter
-from accord.domain.query import InvalidQuery
 from accord.domain.schema import Directory, Schema
 from accord.domain.users import Actor
 from accord.services import entries, listings
@@ -21,12 +32,19 @@ from accord.services.transactions import Transaction
 MERGE_PATCH = "application/merge-patch+json"
 EntryId = Annotated[int, Path(ge=1, le=2**31 - 1, description="The entry's id in its directory")]
 Payload = Annotated[dict[str, Any], Body(description="Field values by field code")]
-IfMatch = Annotated[str | None, Header(description="Write only if the entry is at this ETag")]
+IfMatch = Annotated[
+    str | None,
+    Header(
+        description='Write only if the entry is at this ETag (`"3"`; `*`: any version)',
+        json_schema_extra={"pattern": IF_MATCH_PATTERN},
+    ),
+]
+WRITE_ONCE = {"parameters": [IDEMPOTENCY_KEY]}
 
 
 def routes(base: str, code_of: Callable[..., str], tag: str) -> APIRouter:
     """The entry routes under `base`, for the directory `code_of` names."""
-    router = APIRouter(prefix=base, tags=[tag])
+    router = APIRouter(prefix=base, tags=[tag], route_class=ExactJsonRoute)
     Code = Annotated[str, Depends(code_of)]  # noqa: N806 - a type, named as one
 
     @router.get("", response_model=PageModel, summary="List entries")
@@ -60,36 +78,65 @@ def routes(base: str, code_of: Callable[..., str], tag: str) -> APIRouter:
         fields = ",".join(search.fields)
         return _json(await read(request, lambda tx, actor: _page(tx, actor, code, query, fields)))
 
-    @router.get("/{entry_id}", response_model=EntryModel, summary="Read an entry")
+    @router.post(
+        "/batch",
+        response_model=batch.BatchReplyModel,
+        summary="Create, update or upsert up to 1000 entries, with a result for each",
+        openapi_extra=WRITE_ONCE,
+    )
+    async def write_batch(request: Request, code: Code, body: batch.BatchModel) -> Response:
+        return await batch.write_batch(request, code, body)
+
+    @router.get(
+        "/{entry_id}",
+        response_model=EntryModel,
+        responses={**ENTRY_REPLIES, **NOT_MODIFIED},
+        summary="Read an entry",
+    )
     async def get_entry(
         request: Request,
         code: Code,
         entry_id: EntryId,
-        if_none_match: Annotated[str | None, Header()] = None,
+        if_none_match: Annotated[
+            str | None, Header(description="ETags the caller holds: 304 if one is current")
+        ] = None,
     ) -> Response:
         def work(tx: Transaction, actor: Actor) -> Reply:
             directory = tx.schema.find_directory(code)
             entry = entries.get_entry(tx, directory, EntryRef(id=entry_id), actor=actor)
-            return _entry_reply(200, entry, directory, tx.schema)
+            return _entry_reply(tx, 200, entry, directory)
 
         reply = await read(request, work)
-        if if_none_match is not None and reply.headers["ETag"] in _etags(if_none_match):
+        if if_none_match is not None and _none_match(if_none_match, reply.headers["ETag"]):
             return Response(status_code=304, headers={"ETag": reply.headers["ETag"]})
         return respond(reply)
 
-    @router.post("", status_code=201, response_model=EntryModel, summary="Create an entry")
+    @router.post(
+        "",
+        status_code=201,
+        response_model=EntryModel,
+        responses=NEW_ENTRY_REPLIES,
+        summary="Create an entry",
+        openapi_extra=WRITE_ONCE,
+    )
     async def create_entry(request: Request, code: Code, payload: Payload) -> Response:
         def work(tx: Transaction, actor: Actor) -> Reply:
             directory = tx.schema.find_directory(code)
-            inputs = entries.json_inputs(tx.schema, directory, payload)
-            entry = entries.create_entry(tx, directory, inputs, actor=actor)
-            reply = _entry_reply(201, entry, directory, tx.schema)
+            inputs, unknown = entries.json_inputs(tx.schema, directory, payload)
+            entry = entries.create_entry(tx, directory, inputs, actor=actor, refused=unknown)
+            reply = _entry_reply(tx, 201, entry, directory)
             reply.headers["Location"] = f"{request.url.path.rstrip('/')}/{entry.id}"
             return reply
 
         return await write_once(request, work)
 
-    @router.put("/{entry_id}", response_model=EntryModel, summary="Replace an entry")
+    @router.put(
+        "/{entry_id}",
+        response_model=EntryModel,
+        responses=ENTRY_REPLIES,
+        summary="Replace an entry",
+        openapi_extra=WRITE_ONCE,
+    )
     async def replace_entry(
         request: Request, code: Code, entry_id: EntryId, payload: Payload, if_match: IfMatch = None
     ) -> Response:
@@ -98,8 +145,12 @@ def routes(base: str, code_of: Callable[..., str], tag: str) -> APIRouter:
     @router.patch(
         "/{entry_id}",
         response_model=EntryModel,
+        responses=ENTRY_REPLIES,
         summary="Change some fields (JSON Merge Patch, RFC 7396)",
-        openapi_extra={"requestBody": {"content": {MERGE_PATCH: {"schema": {"type": "object"}}}}},
+        openapi_extra={
+            **WRITE_ONCE,
+            "requestBody": {"content": {MERGE_PATCH: {"schema": {"type": "object"}}}},
+        },
     )
     async def patch_entry(
         request: Request, code: Code, entry_id: EntryId, payload: Payload, if_match: IfMatch = None
@@ -146,11 +197,17 @@ async def _update(
 
     def work(tx: Transaction, actor: Actor) -> Reply:
         directory = tx.schema.find_directory(code)
-        inputs = entries.json_inputs(tx.schema, directory, payload, replace=replace)
+        inputs, unknown = entries.json_inputs(tx.schema, directory, payload, replace=replace)
         entry = entries.update_entry(
-            tx, directory, EntryRef(id=entry_id), inputs, actor=actor, expected_version=expected
+            tx,
+            directory,
+            EntryRef(id=entry_id),
+            inputs,
+            actor=actor,
+            expected_version=expected,
+            refused=unknown,
         )
-        return _entry_reply(200, entry, directory, tx.schema)
+        return _entry_reply(tx, 200, entry, directory)
 
     return await write_once(request, work)
 
@@ -183,13 +240,19 @@ def _search_filter(value: Any) -> Filter | None:
     return filter_from_json(value)
 
 
-def _entry_reply(status: int, entry: Any, directory: Directory, schema: Schema) -> Reply:
-    body = render.dumps(render.entry_json(entry, directory, schema))
+def _entry_reply(tx: Transaction, status: int, entry: Entry, directory: Directory) -> Reply:
+    entry = entries.with_contacts(tx, directory, entry)
+    body = render.dumps(render.entry_json(entry, directory, tx.schema))
     return Reply(status, body, {"ETag": f'"{entry.version}"'})
 
 
 def _etags(header: str) -> list[str]:
     return [tag.strip().removeprefix("W/") for tag in header.split(",")]
+
+
+def _none_match(header: str, etag: str) -> bool:
+    """Whether If-None-Match names the current version (`*` names any; RFC 9110 13.1.2)."""
+    return header.strip() == "*" or etag in _etags(header)
 
 
 def _expected_version(if_match: str | None) -> int | None:

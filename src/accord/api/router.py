@@ -2,22 +2,22 @@
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, FastAPI, Path, Request
+from fastapi import APIRouter, Depends, FastAPI, Path, Request, Security
 from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute
+from fastapi.security import HTTPAuthorizationCredentials
 from starlette.responses import Response
 
-from accord.api import directories, entries, problems, render
-from accord.api.context import ApiContext, read
-from accord.api.schemas import ProblemModel
-from accord.domain.query import InvalidQuery
+from accord.api import dictionaries, directories, docs, entries, people, problems, render
+from accord.api.context import ApiContext, bearer, read
+from accord.api.schemas import BEARER, MeModel, problem_responses
+from accord.domain.errors import InvalidQuery
 from accord.domain.users import Actor
 from accord.services.transactions import Database, Transaction
 
 PREFIX = "/api/v1"
-ERRORS: dict[int | str, dict[str, Any]] = {
-    status: {"model": ProblemModel, "description": phrase}
-    for status, phrase in [
+ERRORS: dict[int | str, dict[str, Any]] = problem_responses(
+    [
         (400, "Bad request (a filter, sort, cursor or parameter)"),
         (401, "No valid token"),
         (403, "Permission denied"),
@@ -27,7 +27,15 @@ ERRORS: dict[int | str, dict[str, Any]] = {
         (422, "Invalid content"),
         (429, "Too many requests"),
     ]
-}
+)
+
+
+def token_sent(
+    request: Request, _credentials: Annotated[HTTPAuthorizationCredentials | None, Security(BEARER)]
+) -> None:
+    """A request without a bearer token gets 401 before its parameters are looked at (and
+    the document names the scheme); the token itself is checked in the transaction."""
+    bearer(request)
 
 
 def reject_unknown_parameters(request: Request) -> None:
@@ -61,13 +69,24 @@ def contacts() -> str:
 
 def router() -> APIRouter:
     api = APIRouter(
-        prefix=PREFIX, dependencies=[Depends(reject_unknown_parameters)], responses=ERRORS
+        prefix=PREFIX,
+        dependencies=[Depends(token_sent), Depends(reject_unknown_parameters)],
+        responses=ERRORS,
     )
     api.include_router(entries.routes("/directories/{code}/entries", path_directory, "entries"))
     api.include_router(entries.routes("/companies", companies, "companies"))
     api.include_router(entries.routes("/contacts", contacts, "contacts"))
     api.include_router(directories.router)
-    api.add_api_route("/me", me, methods=["GET"], tags=["users"], summary="Who the token is")
+    api.include_router(dictionaries.router)
+    api.include_router(people.router)
+    api.add_api_route(
+        "/me",
+        me,
+        methods=["GET"],
+        response_model=MeModel,
+        tags=["users"],
+        summary="Who the token is",
+    )
     return api
 
 
@@ -91,3 +110,4 @@ def install(app: FastAPI, database: Database) -> None:
     app.state.api = ApiContext(database)
     problems.install(app, PREFIX)
     app.include_router(router())
+    docs.install(app, PREFIX)

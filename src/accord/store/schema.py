@@ -1,6 +1,7 @@
 """Directories, fields and dictionaries: loading the snapshot and changing it."""
 
 from collections import defaultdict
+from collections.abc import Sequence
 
 import sqlalchemy as sa
 
@@ -99,18 +100,42 @@ def insert_dictionary(connection: sa.Connection, name: str) -> int:
 
 def insert_dictionary_value(connection: sa.Connection, dictionary_id: int, label: str) -> int:
     """Add `label` at the end of the dictionary; return the new value's id."""
-    position = connection.execute(
-        sa.select(sa.func.coalesce(sa.func.max(t.dictionary_values.c.position), 0) + 1).where(
-            t.dictionary_values.c.dictionary_id == dictionary_id
-        )
-    ).scalar_one()
     return _insert(
         connection,
         t.dictionary_values,
         dictionary_id=dictionary_id,
         label=label,
         label_key=index_key(fold(label)),
-        position=position,
+        position=_next_position(connection, dictionary_id),
+    )
+
+
+def insert_dictionary_values(
+    connection: sa.Connection, dictionary_id: int, labels: Sequence[str]
+) -> None:
+    """Add `labels` at the end of the dictionary, in order, in one statement."""
+    if not labels:
+        return
+    start = _next_position(connection, dictionary_id)
+    rows = [
+        {
+            "dictionary_id": dictionary_id,
+            "label": label,
+            "label_key": index_key(fold(label)),
+            "position": start + offset,
+        }
+        for offset, label in enumerate(labels)
+    ]
+    connection.execute(sa.insert(t.dictionary_values), rows)
+
+
+def _next_position(connection: sa.Connection, dictionary_id: int) -> int:
+    return int(
+        connection.execute(
+            sa.select(sa.func.coalesce(sa.func.max(t.dictionary_values.c.position), 0) + 1).where(
+                t.dictionary_values.c.dictionary_id == dictionary_id
+            )
+        ).scalar_one()
     )
 
 

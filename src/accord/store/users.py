@@ -1,6 +1,8 @@
 """Users, groups, memberships, grants and the API key."""
 
+from collections import defaultdict
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -13,6 +15,20 @@ from accord.store import tables as t
 
 _U = t.users.c
 _G = t.grants.c
+_M = t.group_members.c
+
+
+@dataclass(frozen=True, slots=True)
+class GrantRow:
+    """One grant: a right, on a directory or global, held by a user or by a group."""
+
+    id: int
+    right: str
+    directory_id: int | None
+    user: str | None
+    """The holder's login, when a user holds it."""
+    group: str | None
+    """The holder's name, when a group holds it."""
 
 
 def _user(row: Any) -> User:
@@ -109,6 +125,34 @@ def add_member(connection: sa.Connection, group_id: int, user_id: int) -> bool:
     return True
 
 
+def remove_member(connection: sa.Connection, group_id: int, user_id: int) -> bool:
+    """Take a user out of a group; False if not a member."""
+    removed = connection.execute(
+        sa.delete(t.group_members).where(_M.group_id == group_id, _M.user_id == user_id)
+    )
+    return removed.rowcount > 0
+
+
+def groups_of(connection: sa.Connection, user_id: int) -> list[str]:
+    """The names of the groups a user belongs to."""
+    query = (
+        sa.select(t.groups.c.name)
+        .join(t.group_members, _M.group_id == t.groups.c.id)
+        .where(_M.user_id == user_id)
+        .order_by(t.groups.c.name)
+    )
+    return list(connection.execute(query).scalars())
+
+
+def members_by_group(connection: sa.Connection) -> dict[int, list[str]]:
+    """Every group's members' logins, by group id, in one query."""
+    query = sa.select(_M.group_id, _U.login).join(t.users, _U.id == _M.user_id)
+    found: defaultdict[int, list[str]] = defaultdict(list)
+    for group_id, login in connection.execute(query.order_by(_M.group_id, _U.login_key)):
+        found[group_id].append(login)
+    return dict(found)
+
+
 def members(connection: sa.Connection, group_id: int) -> list[str]:
     query = (
         sa.select(_U.login)
@@ -183,3 +227,28 @@ def delete_grant(
     """Revoke a right; False if the holder did not have it."""
     condition = sa.and_(_holder(user_id, group_id), *_right_matches(right, directory_id))
     return connection.execute(sa.delete(t.grants).where(condition)).rowcount > 0
+
+
+def grants(
+    connection: sa.Connection,
+    *,
+    user_id: int | None = None,
+    group_id: int | None = None,
+    grant_id: int | None = None,
+) -> list[GrantRow]:
+    """Grants with their holders' names, oldest first; only those matching what is given."""
+    query = (
+        sa.select(_G.id, _G.right, _G.directory_id, _U.login, t.groups.c.name)
+        .outerjoin(t.users, _U.id == _G.user_id)
+        .outerjoin(t.groups, t.groups.c.id == _G.group_id)
+        .order_by(_G.id)
+    )
+    for column, wanted in ((_G.user_id, user_id), (_G.group_id, group_id), (_G.id, grant_id)):
+        if wanted is not None:
+            query = query.where(column == wanted)
+    return [GrantRow(*row) for row in connection.execute(query)]
+
+
+def delete_grant_by_id(connection: sa.Connection, grant_id: int) -> bool:
+    """Revoke one grant; False if there is none with this id."""
+    return connection.execute(sa.delete(t.grants).where(_G.id == grant_id)).rowcount > 0

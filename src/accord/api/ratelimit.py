@@ -1,0 +1,179 @@
+"""A per-token rate limit on the REST API: a token bucket per caller, in this process.
+
+Each bearer token has a bucket of `burst` requests that refills at `per_minute`; a
+request takes one, and a caller whose bucket is empty gets 429 with `Retry-After`.
+Every limited reply carries the limit as `RateLimit-Limit`, `RateLimit-Remaining`,
+`RateLimit-Reset` and `RateLimit-Policy` (draft-ietf-httpapi-ratelimit-headers-07).
+
+The key of a bucket is a SHA-256 of the Authorization header (the token itself is never
+kept). A token gets its own bucket only once the API has answered it with a success
+(2xx or 304: every such reply checked the token; a redirect did not), and loses it on
+a 401; until then, like requests without a token, it draws on the bucket of the client
+address, so inventing tokens does not escape the limit.
+
+The buckets live in the process: each process limits on its own, so N processes behind
+a load balancer allow up to N times the rate.
+"""
+
+import hashlib
+import math
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from accord.api.problems import problem
+
+MAX_KEYS = 100_000
+"""Buckets and accepted tokens kept; past this the least recently used are forgotten."""
+
+
+@dataclass(slots=True)
+class Bucket:
+    tokens: float
+    at: float
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """What the bucket said about one request."""
+
+    allowed: bool
+    remaining: int
+    reset: int
+    """Seconds until the bucket is full again."""
+    retry_after: int
+    """Seconds until the next request would be allowed (0: now)."""
+
+
+class TokenBuckets:
+    """Buckets of `burst` tokens refilled at `per_minute`, by key, least recently used first."""
+
+    def __init__(self, per_minute: int, burst: int, clock: Callable[[], float]) -> None:
+        self.burst = burst
+        self.per_second = per_minute / 60
+        self.clock = clock
+        self.buckets: OrderedDict[str, Bucket] = OrderedDict()
+
+    def take(self, key: str) -> Decision:
+        now = self.clock()
+        bucket = self._refilled(key, now)
+        allowed = bucket.tokens >= 1
+        if allowed:
+            bucket.tokens -= 1
+        missing = self.burst - bucket.tokens
+        return Decision(
+            allowed=allowed,
+            remaining=math.floor(bucket.tokens),
+            reset=math.ceil(missing / self.per_second),
+            retry_after=0 if allowed else max(1, math.ceil((1 - bucket.tokens) / self.per_second)),
+        )
+
+    def _refilled(self, key: str, now: float) -> Bucket:
+        bucket = self.buckets.get(key)
+        if bucket is None:
+            self._forget_idle(now)
+            bucket = self.buckets[key] = Bucket(self.burst, now)
+            return bucket
+        self.buckets.move_to_end(key)
+        bucket.tokens = min(self.burst, bucket.tokens + (now - bucket.at) * self.per_second)
+        bucket.at = now
+        return bucket
+
+    def _forget_idle(self, now: float) -> None:
+        """Drop the oldest buckets that are full again (a new one is the same), and any
+        beyond MAX_KEYS, so that many callers cannot fill the memory."""
+        full_after = self.burst / self.per_second
+        while self.buckets:
+            key, oldest = next(iter(self.buckets.items()))
+            if now - oldest.at < full_after and len(self.buckets) < MAX_KEYS:
+                return
+            del self.buckets[key]
+
+
+class RateLimit:
+    """ASGI middleware: the limit on every path under `prefix` except the `exempt` ones."""
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        per_minute: int,
+        burst: int,
+        prefix: str,
+        exempt: Sequence[str] = (),
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.app = app
+        self.prefix = prefix
+        self.exempt = tuple(exempt)
+        self.buckets = TokenBuckets(per_minute, burst or per_minute, clock)
+        self.policy = f"{self.buckets.burst};w={math.ceil(self.buckets.burst * 60 / per_minute)}"
+        self.accepted: OrderedDict[str, None] = OrderedDict()
+        """Keys of the tokens the API accepted lately."""
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or not self._limits(scope["path"]):
+            await self.app(scope, receive, send)
+            return
+        token = _token_key(scope)
+        key = token if token is not None and token in self.accepted else _address_key(scope)
+        decision = self.buckets.take(key)
+        headers = self._headers(decision)
+        if not decision.allowed:
+            detail = f"Too many requests; retry in {decision.retry_after} s"
+            headers["Retry-After"] = str(decision.retry_after)
+            reply = problem(429, "rate_limited", detail, instance=scope["path"], headers=headers)
+            await reply(scope, receive, send)
+            return
+        raw = [(name.lower().encode(), value.encode()) for name, value in headers.items()]
+
+        async def sending(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                if token is not None:
+                    self._remember(token, message["status"])
+                message = {**message, "headers": [*message.get("headers", []), *raw]}
+            await send(message)
+
+        await self.app(scope, receive, sending)
+
+    def _limits(self, path: str) -> bool:
+        if not _under(path, self.prefix):
+            return False
+        return not any(_under(path, exempt) for exempt in self.exempt)
+
+    def _headers(self, decision: Decision) -> dict[str, str]:
+        return {
+            "RateLimit-Limit": str(self.buckets.burst),
+            "RateLimit-Remaining": str(decision.remaining),
+            "RateLimit-Reset": str(decision.reset),
+            "RateLimit-Policy": self.policy,
+        }
+
+    def _remember(self, token: str, status: int) -> None:
+        if status == 401:
+            self.accepted.pop(token, None)
+        if not (200 <= status < 300 or status == 304):
+            return
+        self.accepted[token] = None
+        self.accepted.move_to_end(token)
+        if len(self.accepted) > MAX_KEYS:
+            self.accepted.popitem(last=False)
+
+
+def _under(path: str, prefix: str) -> bool:
+    return path == prefix or path.startswith(prefix.rstrip("/") + "/")
+
+
+def _token_key(scope: Scope) -> str | None:
+    for name, value in scope["headers"]:
+        if name == b"authorization":
+            return "token:" + hashlib.sha256(value).hexdigest()
+    return None
+
+
+def _address_key(scope: Scope) -> str:
+    client = scope.get("client")
+    return "address:" + (client[0] if client else "")

@@ -1,0 +1,626 @@
+"""Batches: create, update or upsert up to 1000 entries of a directory in one call.
+
+Every item is checked first, in Python, against the database and the items before it:
+rights, values, required fields, unique values, ids. The valid ones are then written
+together, with a few multi-row statements (`store.bulk`), and the rows are those the
+one-by-one services (`entries.create_entry`, `entries.update_entry`) would write, item
+after item: entry row, index rows, history, version. An item that fails leaves no trace;
+all-or-nothing, nothing is written when any item fails.
+
+Where a batch differs from its items sent one by one: a link names an entry that
+existed before the batch (not one the same batch creates), and two items naming the
+same entry (the same id, or the same value of the matched unique field) are a conflict,
+not two writes in a row.
+"""
+
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from enum import StrEnum
+from itertools import count
+
+from accord.domain.entries import MAX_ID, Entry, StoredValue
+from accord.domain.errors import (
+    AccordError,
+    Conflict,
+    DuplicateValue,
+    EntryNotFound,
+    FieldRequired,
+    InvalidFields,
+    InvalidParameter,
+    InvalidValue,
+    ParameterRequired,
+    refuse,
+)
+from accord.domain.json_values import JsonInput, parse_json_value
+from accord.domain.rights import Action
+from accord.domain.schema import Dictionary, Directory, Field, FieldType, Schema
+from accord.domain.text import compact_form, index_key
+from accord.domain.users import Actor
+from accord.domain.values import RawValue, flat_fields, index_keys
+from accord.services.entries import SYSTEM_KEYS, create_entry, json_inputs, with_names
+from accord.services.resolver import StoreResolver
+from accord.services.transactions import now
+from accord.store import bulk
+from accord.store.database import Transaction
+from accord.store.schema import advance_entry_ids, allocate_entry_ids
+
+MAX_ITEMS = 1000
+
+
+class Mode(StrEnum):
+    CREATE = "create"
+    UPDATE = "update"
+    UPSERT = "upsert"
+    """Update the entry the item names, or create it when there is none."""
+
+
+class BatchError(AccordError):
+    """A batch that cannot be run at all (its size, its `match`)."""
+
+    code = "invalid_batch"
+
+
+class BatchRefused(InvalidFields):
+    """An all-or-nothing batch in which some items failed, so none was written.
+
+    `errors` name what failed as `entries.<index>.<field code>` (`entries.<index>` when
+    it is the item as a whole), as a request's invalid fields are named.
+    """
+
+    code = "batch_refused"
+
+    def __init__(self, failures: list[tuple[int, AccordError]], total: int) -> None:
+        AccordError.__init__(
+            self, f"{len(failures)} of {total} entries were refused, so none was written"
+        )
+        self.failures = failures
+        self.errors = [
+            (f"entries.{index}" + (f".{field}" if field else ""), error)
+            for index, failure in failures
+            for field, error in _per_field(failure)
+        ]
+
+
+def _per_field(error: AccordError) -> list[tuple[str | None, AccordError]]:
+    if isinstance(error, InvalidFields):
+        return [(field, e) for field, e in error.errors]
+    return [(error.field, error)]
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """What became of one item: written (created or updated) or refused."""
+
+    index: int
+    entry: Entry | None = None
+    created: bool = False
+    error: AccordError | None = None
+
+
+def write_batch(
+    tx: Transaction,
+    directory: Directory,
+    items: Sequence[Mapping[str, object]],
+    *,
+    mode: Mode,
+    match: str = "id",
+    atomic: bool = False,
+    actor: Actor,
+) -> list[Outcome]:
+    """Write each item (JSON values by field code; `id` when matched by id); the outcome
+    of each, in order. `atomic`: if any item fails, BatchRefused (before anything is
+    written, or after what was is rolled back with the caller's transaction).
+
+    `match` names what update and upsert find entries by: `id`, or a unique field,
+    compared as uniqueness compares (case-insensitively for text).
+    """
+    if not 1 <= len(items) <= MAX_ITEMS:
+        raise BatchError(f"A batch holds 1 to {MAX_ITEMS} entries")
+    batch = _Batch(tx, directory, actor, mode, _match_field(tx.schema, directory, mode, match))
+    work = [_Item(i, data) for i, data in enumerate(items)]
+    batch.locate(work)
+    batch.parse(work)
+    batch.claim(work)
+    failed = [(w.index, w.error) for w in work if w.error is not None]
+    if atomic and failed:
+        raise BatchRefused(failed, len(work))
+    batch.write([w for w in work if w.error is None], atomic=atomic)
+    return batch.outcomes(work)
+
+
+def _match_field(schema: Schema, directory: Directory, mode: Mode, match: str) -> Field | None:
+    if mode is Mode.CREATE or match == "id":
+        return None
+    found = schema.field_by_code(directory, match)
+    if found is None or not found.unique:
+        raise BatchError(f"match is id or the code of a unique field of {directory.name}")
+    return found
+
+
+@dataclass(slots=True)
+class _Item:
+    index: int
+    data: Mapping[str, object]
+    error: AccordError | None = None
+    inputs: list[tuple[Field, JsonInput]] = field(default_factory=list)
+    ref: int | str | None = None
+    """The entry it names: an id or a key of the matched unique field."""
+    current: Entry | None = None
+    """The entry it updates (None: it creates one)."""
+    number: int | None = None
+    """The id it creates its entry with."""
+    changes: dict[str, StoredValue | None] = field(default_factory=dict)
+    pending: bool = False
+    """Its values name things to create (a linked entry, a position): parsed again then."""
+    written: Entry | None = None
+
+    def fail(self, error: AccordError) -> None:
+        if self.error is None:
+            self.error = error
+
+
+class _Values:
+    """A directory's fields as a batch reads, parses, indexes and renders their values:
+    with the domain's own functions, each worked out once per batch for a value that
+    comes again (the same label on a thousand entries)."""
+
+    _PURE = frozenset(
+        {
+            FieldType.TEXT,
+            FieldType.EMAIL,
+            FieldType.URL,
+            FieldType.NUMBER,
+            FieldType.DATE,
+            FieldType.CHECKBOX,
+            FieldType.DICTIONARY,
+        }
+    )
+    """Types whose parsing asks the store nothing: a value parses the same all batch."""
+
+    def __init__(self, schema: Schema, directory: Directory) -> None:
+        self.directory = directory
+        self.stored = _stored_fields(schema, directory)
+        self.unique = [f for f in self.stored if f.unique]
+        self._known = SYSTEM_KEYS | {f.code for f in schema.fields_of(directory)}
+        self._parsed: dict[tuple[int, type, object], StoredValue | None] = {}
+        self._keys: dict[tuple[int, type, object], list[str]] = {}
+
+    def inputs(self, schema: Schema, data: Mapping[str, object]) -> list[tuple[Field, JsonInput]]:
+        """What `entries.json_inputs` makes of `data` (which it still does when a key is
+        not exactly a field's code or a system key: it knows what to refuse)."""
+        if all(key in self._known for key in data):
+            return [(f, JsonInput(data[f.code])) for f in self.stored if f.code in data]
+        inputs, unknown = json_inputs(schema, self.directory, data)
+        refuse(unknown)
+        return [(f, v) for f, v in inputs if isinstance(v, JsonInput)]
+
+    def parse(
+        self, tx: Transaction, inputs: Sequence[tuple[Field, JsonInput]], resolver: StoreResolver
+    ) -> dict[str, StoredValue | None]:
+        """The stored values, as `entries._parse` has them (every field's error at once)."""
+        parsed: dict[str, StoredValue | None] = {}
+        errors: list[tuple[str, AccordError]] = []
+        for f, raw in inputs:
+            value = raw.value
+            memo = (f.id, type(value), value) if f.type in self._PURE and _scalar(value) else None
+            if memo is not None and memo in self._parsed:
+                parsed[f.code] = _copy(self._parsed[memo])
+                continue
+            try:
+                parsed[f.code] = parse_json_value(f, value, schema=tx.schema, resolver=resolver)
+            except DuplicateValue:
+                raise  # the database refused a write: the savepoint must go
+            except AccordError as error:
+                errors.append((f.code, error.about(f.code)))
+                continue
+            if memo is not None:
+                self._parsed[memo] = _copy(parsed[f.code])
+        refuse(errors)
+        return parsed
+
+    def keys(self, entry: Entry, f: Field) -> list[bulk.IndexKey]:
+        """The entry's rows of the value index for a field."""
+        value = entry.values.get(f.code)
+        if not _scalar(value):
+            return [(entry.row, f.id, key, f.unique) for key in index_keys(f, value)]
+        memo = (f.id, type(value), value)
+        found = self._keys.get(memo)
+        if found is None:
+            found = self._keys[memo] = index_keys(f, value)
+        return [(entry.row, f.id, key, f.unique) for key in found]
+
+
+class _Batch:
+    def __init__(
+        self, tx: Transaction, directory: Directory, actor: Actor, mode: Mode, match: Field | None
+    ) -> None:
+        self.tx, self.directory, self.actor = tx, directory, actor
+        self.mode, self.match = mode, match
+        self.planning = _PlanningResolver(tx, actor)
+        self.values = _Values(tx.schema, directory)
+
+    def valid(self, items: Sequence[_Item]) -> Iterator[_Item]:
+        return (item for item in items if item.error is None)
+
+    # 1. What each item names, and the right it needs
+
+    def locate(self, items: Sequence[_Item]) -> None:
+        schema, directory = self.tx.schema, self.directory
+        for item in items:
+            try:
+                item.inputs = self.values.inputs(schema, item.data)
+                if self.mode is not Mode.CREATE:
+                    item.ref = self._ref(item.data)
+            except AccordError as error:
+                item.fail(error)
+        found = self._existing([i.ref for i in self.valid(items) if i.ref is not None])
+        for item in self.valid(items):
+            item.current = found.get(item.ref) if item.ref is not None else None
+            action = Action.ADD if item.current is None and self.mode is not Mode.UPDATE else None
+            try:
+                self.actor.rights.require_on(action or Action.EDIT, directory)
+                if self.mode is Mode.UPDATE and item.current is None:
+                    raise EntryNotFound(directory.code)
+            except AccordError as error:
+                item.fail(error)
+            if item.current is None and isinstance(item.ref, int):
+                item.number = item.ref
+
+    def _ref(self, data: Mapping[str, object]) -> int | str | None:
+        """The id or unique key the item names (None: it names none, so it creates)."""
+        update = self.mode is Mode.UPDATE
+        if self.match is None:
+            raw = data.get("id")
+            if raw is None and update:
+                raise ParameterRequired("id").about("id")
+            if raw is None:
+                return None
+            if not isinstance(raw, int) or isinstance(raw, bool) or not 1 <= raw <= MAX_ID:
+                raise InvalidParameter("id", str(raw)).about("id")
+            return raw
+        match, raw = self.match, data.get(self.match.code)
+        if raw is None and update:
+            raise FieldRequired(match.name).about(match.code)
+        if raw is None:
+            return None
+        # Through the batch's parser, whose memo then spares parsing the value again.
+        value = self.values.parse(self.tx, [(match, JsonInput(raw))], self.planning)[match.code]
+        return index_keys(match, value)[0]
+
+    def _existing(self, refs: list[int | str]) -> dict[int | str, Entry]:
+        connection, found = self.tx.connection, dict[int | str, Entry]()
+        if self.match is None:
+            numbers = [r for r in refs if isinstance(r, int)]
+            found.update(bulk.entries_by_numbers(connection, self.directory.id, numbers).items())
+        else:
+            keys = [r for r in refs if isinstance(r, str)]
+            found.update(bulk.entries_by_unique_keys(connection, self.match.id, keys).items())
+        return found
+
+    # 2. Values, as the services parse them, without creating anything yet
+
+    def parse(self, items: Sequence[_Item]) -> None:
+        for item in self.valid(items):
+            self.planning.pending = False
+            try:
+                item.changes = self.values.parse(self.tx, item.inputs, self.planning)
+                item.pending = self.planning.pending
+                self._check_required(item)
+            except AccordError as error:
+                item.fail(error)
+
+    def _check_required(self, item: _Item) -> None:
+        fields = self.tx.schema.fields_of(self.directory)
+        if item.current is not None:
+            for f in fields:
+                if f.required and f.code in item.changes and item.changes[f.code] is None:
+                    raise InvalidValue(f.name, "").about(f.code)
+            return
+        item.changes = {code: v for code, v in item.changes.items() if v is not None}
+        missing = [
+            (f.code, FieldRequired(f.name).about(f.code))
+            for f in fields
+            if f.required and f.code not in item.changes
+        ]
+        refuse(missing)
+
+    # 3. Entries, unique values and ids, claimed in order
+
+    def claim(self, items: Sequence[_Item]) -> None:
+        """Refuse what an earlier item or another entry holds: the entry an item names,
+        a unique value, an id; as one-by-one writes would, values an earlier item frees
+        are free."""
+        unique = self.values.unique
+        wanted = {(f.id, k) for i in self.valid(items) for f, k in _new_keys(i, unique)}
+        holders: dict[tuple[int, str], int | None] = dict(
+            bulk.unique_holders(self.tx.connection, sorted(wanted))
+        )
+        named: dict[int | str, int] = {}
+        numbered: dict[int, int] = {}
+        next_id = self._next_id(items)
+        for item in list(self.valid(items)):
+            number = next_id if item.number is None else item.number
+            try:
+                if item.ref is not None and item.ref in named:
+                    raise Conflict(f"Item {named[item.ref]} names the same entry")
+                if item.current is None and number in numbered:
+                    raise Conflict(f"Item {numbered[number]} creates entry {number} too")
+                holders.update(_claims(item, unique, holders))
+            except AccordError as error:
+                item.fail(error)
+                continue
+            if item.ref is not None:
+                named[item.ref] = item.index
+            if item.current is None:
+                item.number, numbered[number] = number, item.index
+                next_id = max(next_id, number + 1)
+
+    def _next_id(self, items: Sequence[_Item]) -> int:
+        """The id the next new entry gets (the directory's row stays locked till the end)."""
+        if all(i.current is not None for i in self.valid(items)):
+            return 0
+        return allocate_entry_ids(self.tx.connection, self.directory.id, 0)
+
+    # 4. Writing
+
+    def write(self, items: list[_Item], *, atomic: bool) -> None:
+        if not items:
+            return
+        connection, positions = self.tx.connection, any(i.pending for i in items)
+        if positions:
+            # Outside the savepoints below, so that rolling one back never undoes it.
+            self.tx.changed("schema")
+        try:
+            with bulk.savepoint(connection):
+                self._write(items)
+            return
+        except (bulk.Refused, AccordError):
+            self._refresh(positions)
+        # A concurrent writer took a unique value meanwhile (PostgreSQL): one at a time,
+        # ids handed out as the items get written.
+        for item in items:
+            if item.current is None and not isinstance(item.ref, int):
+                item.number = None
+            try:
+                with bulk.savepoint(connection):
+                    self._write([item])
+            except (bulk.Refused, AccordError) as error:
+                self._refresh(positions)
+                item.fail(self._refusal(item, error))
+        failed = [(i.index, i.error) for i in items if i.error is not None]
+        if atomic and failed:
+            raise BatchRefused(failed, len(items))  # the caller rolls the transaction back
+
+    def _refresh(self, positions: bool) -> None:
+        if positions:
+            self.tx.changed("schema")  # forget the labels a rolled-back savepoint added
+
+    def _write(self, items: list[_Item]) -> None:
+        tx, directory, actor, at = self.tx, self.directory, self.actor, now()
+        resolver = StoreResolver(tx, actor, self._create_named)
+        for item in items:
+            if item.pending:
+                item.changes = self.values.parse(tx, item.inputs, resolver)
+                if item.current is None:
+                    item.changes = {c: v for c, v in item.changes.items() if v is not None}
+        creates = [i for i in items if i.current is None]
+        updates = [(i, d) for i in items if i.current is not None for d in [self._diff(i)]]
+        fresh = [i for i in creates if i.number is None]
+        if fresh:
+            first = allocate_entry_ids(tx.connection, directory.id, len(fresh))
+            for offset, item in enumerate(fresh):
+                item.number = first + offset
+        if creates:
+            last = max(i.number or 0 for i in creates)
+            advance_entry_ids(tx.connection, directory.id, last)
+        created = bulk.insert_entries(
+            tx.connection,
+            directory.id,
+            [self._new_entry(i) for i in creates],
+            at=at,
+            by=actor.user_id,
+        )
+        changed = [(i, d) for i, d in updates if d.fields]
+        updated = bulk.update_entries(
+            tx.connection, [d.row for _, d in changed], at=at, by=actor.user_id
+        )
+        self._index(created, [(i.current, d) for i, d in changed], updated)
+        befores = [i.current for i, _ in updates if i.current is not None]
+        named = with_names(tx, directory, [*created, *updated, *befores], contacts=True)
+        written = [*(i.index for i in creates), *(i.index for i, _ in changed)]
+        after = dict(zip(written, named[: len(written)], strict=True))
+        before = dict(zip([i.index for i, _ in updates], named[len(written) :], strict=True))
+        diffs = {i.index: d for i, d in changed}
+        bulk.append_history(
+            tx.connection,
+            directory.id,
+            self._history(items, diffs, before, after),
+            at=at,
+            by=actor.user_id,
+            edge=actor.edge,
+        )
+        for item in items:
+            item.written = after.get(item.index) or before[item.index]
+
+    def _create_named(self, target: Directory, name: str) -> int:
+        name_field = self.tx.schema.name_field(target)
+        return create_entry(self.tx, target, [(name_field, RawValue(name))], actor=self.actor).id
+
+    def _new_entry(self, item: _Item) -> bulk.NewEntry:
+        assert item.number is not None
+        values = {code: v for code, v in item.changes.items() if v is not None}
+        name = _name_of(self.directory, values)
+        return bulk.NewEntry(item.number, name, index_key(compact_form(name)), values)
+
+    def _diff(self, item: _Item) -> "_Diff":
+        """What an update changes, as `entries._apply` works it out."""
+        current, schema = item.current, self.tx.schema
+        assert current is not None
+        values, changed = dict(current.values), []
+        for code, value in item.changes.items():
+            if values.get(code) != value:
+                changed.append(schema.field(self.directory, code))
+                if value is None:
+                    values.pop(code, None)
+                else:
+                    values[code] = value
+        if self.directory.name_field not in {f.code for f in changed}:
+            return _Diff(changed, bulk.ChangedEntry(current, None, None, values))
+        name = _name_of(self.directory, values)
+        return _Diff(
+            changed, bulk.ChangedEntry(current, name, index_key(compact_form(name)), values)
+        )
+
+    def _index(
+        self,
+        created: list[Entry],
+        changed: list[tuple[Entry | None, "_Diff"]],
+        updated: list[Entry],
+    ) -> None:
+        keys = self.values.keys
+        added = [k for entry in created for f in self.values.stored for k in keys(entry, f)]
+        removed: list[bulk.IndexKey] = []
+        for (before, diff), after in zip(changed, updated, strict=True):
+            assert before is not None
+            removed.extend(k for f in diff.fields for k in keys(before, f))
+            added.extend(k for f in diff.fields for k in keys(after, f))
+        bulk.update_index(self.tx.connection, removed=removed, added=added)
+
+    def _history(
+        self,
+        items: list[_Item],
+        diffs: Mapping[int, "_Diff"],
+        before: Mapping[int, Entry],
+        after: Mapping[int, Entry],
+    ) -> list[bulk.HistoryRow]:
+        """The rows `entries._insert` and `entries._apply` record, item after item (values
+        rendered as `render_flat` renders them)."""
+        # The schema as it is now: a new position's label is in it.
+        render = dict(flat_fields(self.tx.schema, self.directory))
+        stored = self.values.stored
+        rows: list[bulk.HistoryRow] = []
+        for item in items:
+            new = after.get(item.index)
+            if new is None:
+                continue  # an update that changes nothing records nothing
+            if item.current is not None:
+                old = before[item.index]
+                rows.extend(
+                    (old.id, "update", f.code, render[f.code](old), render[f.code](new))
+                    for f in diffs[item.index].fields
+                )
+                continue
+            count = len(rows)
+            rows.extend(
+                (new.id, "create", f.code, None, render[f.code](new))
+                for f in stored
+                if f.code in new.values
+            )
+            if len(rows) == count:
+                rows.append((new.id, "create", None, None, None))
+        return rows
+
+    def _refusal(self, item: _Item, error: Exception) -> AccordError:
+        """Why the database refused an item that passed every check: who holds its value."""
+        if isinstance(error, AccordError):
+            return error
+        keys = _new_keys(item, self.values.unique)
+        held = bulk.unique_holders(self.tx.connection, [(f.id, k) for f, k in keys])
+        owner = item.current.id if item.current is not None else None
+        for f, k in keys:
+            if held.get((f.id, k), owner) != owner:
+                return DuplicateValue(f.name, _shown(item.changes[f.code])).about(f.code)
+        return Conflict("Another request changed these entries meanwhile; send the item again")
+
+    # 5. The outcome of each item
+
+    def outcomes(self, items: Sequence[_Item]) -> list[Outcome]:
+        return [
+            Outcome(i.index, error=i.error)
+            if i.error is not None
+            else Outcome(i.index, i.written, created=i.current is None)
+            for i in items
+        ]
+
+
+@dataclass(frozen=True, slots=True)
+class _Diff:
+    fields: list[Field]
+    row: bulk.ChangedEntry
+
+
+class _PlanningResolver(StoreResolver):
+    """Looks things up like the services' resolver, but creates nothing: it records that
+    the item names something to create (checking what creating it would check), and the
+    item is parsed again, creating for real, when it is written."""
+
+    def __init__(self, tx: Transaction, actor: Actor) -> None:
+        super().__init__(tx, actor)
+        self.pending = False
+        self._placeholders = count(-1, -1)
+
+    def create_named(self, field: Field, directory: Directory, name: str) -> int:
+        # What entries.create_entry checks for an entry with only a name.
+        self.actor.rights.require_on(Action.ADD, directory)
+        missing = [
+            (f.code, FieldRequired(f.name).about(f.code))
+            for f in self.tx.schema.fields_of(directory)
+            if f.required and f.code != directory.name_field
+        ]
+        refuse(missing)
+        self.pending = True
+        return next(self._placeholders)
+
+    def add_position(self, dictionary: Dictionary, label: str) -> int:
+        self.pending = True
+        return next(self._placeholders)
+
+
+def _new_keys(item: _Item, unique: Sequence[Field]) -> list[tuple[Field, str]]:
+    """The unique values an item sets (its changes of unique fields), as keys."""
+    return [
+        (f, k)
+        for f in unique
+        if f.code in item.changes
+        and (item.current is None or item.current.values.get(f.code) != item.changes[f.code])
+        for k in index_keys(f, item.changes[f.code])
+    ]
+
+
+def _claims(
+    item: _Item, unique: Sequence[Field], holders: Mapping[tuple[int, str], int | None]
+) -> dict[tuple[int, str], int | None]:
+    """The unique keys the item frees and takes; DuplicateValue if another entry holds one."""
+    owner = item.current.id if item.current is not None else -1 - item.index
+    claims: dict[tuple[int, str], int | None] = {}
+    for f, key in _new_keys(item, unique):
+        holder = holders.get((f.id, key))
+        if holder is not None and holder != owner:
+            raise DuplicateValue(f.name, _shown(item.changes[f.code])).about(f.code)
+        if item.current is not None:
+            claims.update(
+                ((f.id, old), None) for old in index_keys(f, item.current.values.get(f.code))
+            )
+        claims[(f.id, key)] = owner
+    return claims
+
+
+def _scalar(value: object) -> bool:
+    return isinstance(value, str | int | float)  # bool is an int
+
+
+def _copy(value: StoredValue | None) -> StoredValue | None:
+    return list(value) if isinstance(value, list) else value
+
+
+def _shown(value: StoredValue | None) -> str:
+    return value if isinstance(value, str) else str(value)
+
+
+def _stored_fields(schema: Schema, directory: Directory) -> list[Field]:
+    return [f for f in schema.fields_of(directory) if f.type.is_stored]
+
+
+def _name_of(directory: Directory, values: Mapping[str, StoredValue | None]) -> str:
+    value = values.get(directory.name_field)
+    return value if isinstance(value, str) else ""
