@@ -591,7 +591,28 @@ def measure_listing(server: Server, repeat: int) -> list[ListingRun]:
 
 # wrk
 
-LUA = r"""
+LUA_DONE = r"""
+function done(summary, latency, requests)
+  local failed, answered, first = 0, 0, ""
+  for _, thread in ipairs(threads) do
+    failed = failed + thread:get("failures")
+    answered = answered + thread:get("responses")
+    if first == "" then first = thread:get("first_failure") end
+  end
+  local e = summary.errors
+  io.write(string.format(
+    'BENCH {"requests":%d,"duration_us":%d,"responses":%d,"failures":%d,"errors":%d,'
+    .. '"p50_us":%d,"p90_us":%d,"p99_us":%d,"max_us":%d}\n',
+    summary.requests, summary.duration, answered, failed,
+    e.connect + e.read + e.write + e.status + e.timeout,
+    latency:percentile(50), latency:percentile(90), latency:percentile(99), latency.max))
+  if first ~= "" then io.write("BENCH-FIRST-FAILURE " .. first .. "\n") end
+end
+"""
+"""Reports a wrk run on one line that `Load.parse` reads (shared with bench/rest_api.py)."""
+
+LUA = (
+    r"""
 -- args: mode, count, apiKey, userName, tag. One request per call; every reply checked.
 local threads = {}
 
@@ -640,23 +661,9 @@ function response(status, headers, body)
   end
 end
 
-function done(summary, latency, requests)
-  local failed, answered, first = 0, 0, ""
-  for _, thread in ipairs(threads) do
-    failed = failed + thread:get("failures")
-    answered = answered + thread:get("responses")
-    if first == "" then first = thread:get("first_failure") end
-  end
-  local e = summary.errors
-  io.write(string.format(
-    'BENCH {"requests":%d,"duration_us":%d,"responses":%d,"failures":%d,"errors":%d,'
-    .. '"p50_us":%d,"p90_us":%d,"p99_us":%d,"max_us":%d}\n',
-    summary.requests, summary.duration, answered, failed,
-    e.connect + e.read + e.write + e.status + e.timeout,
-    latency:percentile(50), latency:percentile(90), latency:percentile(99), latency.max))
-  if first ~= "" then io.write("BENCH-FIRST-FAILURE " .. first .. "\n") end
-end
 """
+    + LUA_DONE
+)
 
 
 @dataclass(frozen=True, slots=True)

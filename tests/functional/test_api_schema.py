@@ -1,0 +1,126 @@
+"""The REST API against its own OpenAPI document, with Schemathesis.
+
+Every operation of /api/v1/openapi.json is called over real HTTP on the live server, as
+the demo administrator, with requests drawn from the document: its examples, the
+coverage phase (boundaries, and invalid input the API must refuse), and a bounded
+number of random ones. No reply may be a 5xx, and every reply must be documented: its
+status, content type, headers and body.
+
+The operations are collected from the document the app generates, which is the one the
+live server serves (the first test checks that); Schemathesis's fixture-based loader,
+which would fetch it from the server, fails on pytest 9.2.
+"""
+
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpx
+import pytest
+import schemathesis
+from hypothesis import HealthCheck, settings
+
+from accord.app import create_app
+from accord.domain.users import Actor
+from accord.server import MAX_URL_BYTES
+from accord.services import tokens
+from accord.services.transactions import Database, run
+from accord.settings import Settings
+from tests.support import LiveServer
+
+OPENAPI = "/api/v1/openapi.json"
+RANDOM_CASES = 12
+"""Random requests per operation, after the examples and the coverage phase."""
+
+
+def _document() -> dict[str, Any]:
+    app = create_app(Settings(database_url="sqlite://", access_log=False, run_jobs=False))
+    return app.openapi()
+
+
+def _schema() -> schemathesis.BaseSchema:
+    config = schemathesis.Config()
+    schema = schemathesis.openapi.from_dict(_document(), config=config)
+    project = schema.config
+    project.generation.update(max_examples=RANDOM_CASES, deterministic=True, database="none")
+    project.phases.update(phases=["examples", "coverage", "fuzzing"])
+    # Well-formed requests may still be refused for what the document cannot say: which
+    # field codes a directory has (422), what a filter, sort or cursor means (400), and
+    # which version an entry is at (412).
+    acceptance = project.checks.positive_data_acceptance
+    acceptance.expected_statuses = [*acceptance.expected_statuses, "400", "412", "422"]
+    # Known issue: a 405 lists in `Allow` the methods of the first route that matched the
+    # path, not all of them (OPTIONS /api/v1/directories: `Allow: GET`, not `GET, POST`).
+    project.checks.update(excluded_check_names=["allow_header_conformance"])
+    return schema
+
+
+def _known_issues(case: schemathesis.Case) -> list[schemathesis.CheckFunction]:
+    """Checks an operation is known to fail."""
+    parent, last = case.operation.path.rsplit("/", 1)
+    if not last.startswith("{") and f"{parent}/{{entry_id}}" in schema.raw_schema["paths"]:
+        # Known issue: PUT .../entries/search is routed to PUT .../entries/{entry_id} and
+        # refused as 422 (`search` is no integer) where 405 is due.
+        return [schemathesis.checks.unsupported_method]
+    return []
+
+
+schema = _schema()
+
+
+@pytest.fixture
+def token(db: Database) -> str:
+    text, _ = run(
+        db, lambda tx: tokens.create_token(tx, "admin", actor=Actor.system("cli")), write=True
+    )
+    return text
+
+
+def test_the_live_server_serves_the_document_tested(server: LiveServer) -> None:
+    response = httpx.get(server.url + OPENAPI)
+    assert response.status_code == 200
+    assert response.json() == _document()
+    assert response.json()["openapi"].startswith("3.1.")
+
+
+def test_every_operation_is_described_with_its_token_and_its_problems() -> None:
+    document = _document()
+    assert document["components"]["securitySchemes"]["bearer"] == {
+        "type": "http",
+        "scheme": "bearer",
+        "description": "A personal API token, made by `accord token create LOGIN`",
+    }
+    for path, methods in document["paths"].items():
+        assert path.startswith("/api/v1/")
+        for method, operation in methods.items():
+            where = f"{method.upper()} {path}"
+            assert operation["security"] == [{"bearer": []}], where
+            assert operation["summary"], where
+            for status, response in operation["responses"].items():
+                content = response.get("content", {})
+                if status.startswith(("4", "5")):
+                    assert list(content) == ["application/problem+json"], (where, status)
+                elif status not in ("204", "304"):
+                    assert content["application/json"]["schema"], (where, status)
+
+
+@schema.parametrize()
+@settings(
+    deadline=None,
+    # One server and database serve every request drawn for an operation, on purpose.
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+def test_every_reply_is_documented(case: schemathesis.Case, server: LiveServer, token: str) -> None:
+    headers = {"Authorization": f"Bearer {token}"}
+    response = case.call(base_url=server.url, headers=headers)
+    target = urlsplit(response.request.url or "")
+    if len(target.path) + 1 + len(target.query) > MAX_URL_BYTES:
+        # Known issue: a URL over 64 KiB gets the legacy API's `Request too large`
+        # envelope with 200 whatever the path, so only "no 5xx" holds for those.
+        assert response.status_code < 500
+        return
+    case.validate_response(
+        response,
+        headers=headers,
+        excluded_checks=_known_issues(case),
+        transport_kwargs={"base_url": server.url, "headers": headers},
+    )
