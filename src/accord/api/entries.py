@@ -1,6 +1,6 @@
 """Entries of any directory: `/directories/{code}/entries`, also as `/companies`, `/contacts`."""
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends, Header, Path, Query, Request
@@ -42,7 +42,7 @@ IfMatch = Annotated[
 WRITE_ONCE = {"parameters": [IDEMPOTENCY_KEY]}
 
 
-def routes(base: str, code_of: Callable[..., str], tag: str) -> APIRouter:
+def routes(base: str, code_of: Callable[..., Awaitable[str]], tag: str) -> APIRouter:
     """The entry routes under `base`, for the directory `code_of` names."""
     router = APIRouter(prefix=base, tags=[tag], route_class=ExactJsonRoute)
     Code = Annotated[str, Depends(code_of)]  # noqa: N806 - a type, named as one

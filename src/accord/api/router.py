@@ -30,7 +30,7 @@ ERRORS: dict[int | str, dict[str, Any]] = problem_responses(
 )
 
 
-def token_sent(
+async def token_sent(
     request: Request, _credentials: Annotated[HTTPAuthorizationCredentials | None, Security(BEARER)]
 ) -> None:
     """A request without a bearer token gets 401 before its parameters are looked at (and
@@ -38,7 +38,7 @@ def token_sent(
     bearer(request)
 
 
-def reject_unknown_parameters(request: Request) -> None:
+async def reject_unknown_parameters(request: Request) -> None:
     """Unknown query parameters are an error, never silently ignored (a typo stays visible)."""
     route = request.scope.get("route")
     if not isinstance(route, APIRoute):
@@ -55,15 +55,17 @@ def _query_names(dependant: Dependant) -> set[str]:
     return names
 
 
-def path_directory(code: Annotated[str, Path(max_length=255, description="Directory code")]) -> str:
+async def path_directory(
+    code: Annotated[str, Path(max_length=255, description="Directory code")],
+) -> str:
     return code
 
 
-def companies() -> str:
+async def companies() -> str:
     return "CLIENTS"
 
 
-def contacts() -> str:
+async def contacts() -> str:
     return "CONTACTS"
 
 

@@ -6,8 +6,15 @@ the directory in order and probing each entry finds a page fast when matches are
 and starting from the value index wins when they are few. PostgreSQL's planner knows
 from its statistics; SQLite has none, so `_drive_key` asks the index how many entries a
 key holds (a capped count) and, when few, makes the query start from them.
+
+"Few" depends on the page: walking the directory in id order costs about `limit` x
+(entries / holders) probes, starting from the holders about one row each (then a sort),
+so the holders lead while holders^2 < limit x entries: under about 7,000 holders for a
+page of 50 at a million companies (a fixed 2,000 walked 25,000 entries a page for a
+value held by 2,000 of them).
 """
 
+import math
 from collections.abc import Sequence
 from typing import Any
 
@@ -31,8 +38,8 @@ from accord.domain.query import (
 from accord.store import tables as t
 from accord.store.entries import COLUMNS, entry_from_row
 
-DRIVE_BELOW = 2000
-"""SQLite starts from the value index when a key holds fewer entries than this."""
+DRIVE_MAX = 20_000
+"""SQLite counts a key's holders up to this many (a covering index scan of about 2 ms)."""
 
 _E = t.entries.c
 _V = t.entry_values
@@ -58,7 +65,7 @@ def page(
     """Up to `limit` entries after position `after`, each with its position."""
     positions, joins = _sort_columns(sort)
     query = sa.select(*COLUMNS, *positions).select_from(joins)
-    query = query.where(*_filters(connection, directory_id, condition))
+    query = query.where(*_filters(connection, directory_id, condition, limit))
     if after is not None:
         query = query.where(_after(positions, sort, after))
     order = [
@@ -72,18 +79,21 @@ def page(
 def count(connection: sa.Connection, directory_id: int, condition: Condition | None) -> int:
     query = sa.select(sa.func.count()).select_from(t.entries)
     return int(
-        connection.execute(query.where(*_filters(connection, directory_id, condition))).scalar_one()
+        connection.execute(
+            query.where(*_filters(connection, directory_id, condition, None))
+        ).scalar_one()
     )
 
 
 def _filters(
-    connection: sa.Connection, directory_id: int, condition: Condition | None
+    connection: sa.Connection, directory_id: int, condition: Condition | None, limit: int | None
 ) -> list[sa.ColumnElement[bool]]:
+    """The WHERE of a page of `limit` entries (None: of a count)."""
     if condition is None:
         return [_E.directory_id == directory_id]
     dialect = connection.dialect.name
     where = [_where(condition, dialect)]
-    driver = _drive_key(connection, condition) if dialect == "sqlite" else None
+    driver = _drive_key(connection, directory_id, condition, limit) if dialect == "sqlite" else None
     if driver is None:
         return [_E.directory_id == directory_id, *where]
     # `+ 0` keeps SQLite off the directory index, so the few matching entries lead.
@@ -93,22 +103,39 @@ def _filters(
     return [(_E.directory_id + 0) == directory_id, _E.pk.in_(holders), *where]
 
 
-def _drive_key(connection: sa.Connection, condition: Condition) -> KeysIn | None:
+def _drive_key(
+    connection: sa.Connection, directory_id: int, condition: Condition, limit: int | None
+) -> KeysIn | None:
     """The most selective key lookup every match must pass, if it holds few entries."""
     candidates = [c for c in _required(condition) if isinstance(c, KeysIn) and c.keys]
+    if not candidates:
+        return None
+    few = (
+        DRIVE_MAX
+        if limit is None
+        else min(DRIVE_MAX, _walk_break_even(connection, directory_id, limit))
+    )
     best: tuple[int, KeysIn] | None = None
     for candidate in candidates:
         held = (
             sa.select(_V.c.entry_pk)
             .where(_V.c.field_id == candidate.field_id, _V.c.key.in_(candidate.keys))
-            .limit(DRIVE_BELOW)
+            .limit(few)
         )
         size = connection.execute(
             sa.select(sa.func.count()).select_from(held.subquery())
         ).scalar_one()
-        if size < DRIVE_BELOW and (best is None or size < best[0]):
+        if size < few and (best is None or size < best[0]):
             best = (size, candidate)
     return None if best is None else best[1]
+
+
+def _walk_break_even(connection: sa.Connection, directory_id: int, limit: int) -> int:
+    """Holders below which starting from them beats walking the directory for a page."""
+    entries = connection.execute(
+        sa.select(sa.func.max(_E.number)).where(_E.directory_id == directory_id)
+    ).scalar_one()
+    return max(100, math.isqrt(limit * (entries or 0)))
 
 
 def _required(condition: Condition) -> list[Condition]:
