@@ -21,7 +21,6 @@ import os
 import platform
 import re
 import shutil
-import statistics
 import subprocess
 import tempfile
 import time
@@ -41,7 +40,7 @@ from accord.domain.users import Actor
 from accord.services import batches, directories, entries, listings, migrations, tokens, users
 from accord.services.batches import Mode
 from accord.services.transactions import Database, Transaction, open_database, run
-from legacy_api import Load, LoadRate, Server, table
+from legacy_api import Load, LoadRate, Server, Summary, summarize, table
 
 EDGE = "bench"
 USER = "bench"
@@ -407,29 +406,6 @@ def sanity_checks(server: Server, wrk: Wrk) -> None:
 
 
 # Reporting
-
-
-@dataclass(frozen=True, slots=True)
-class Summary:
-    rps: float
-    p50_ms: float
-    p99_ms: float
-    single_p50_ms: float | None
-    single_p99_ms: float | None
-    failures: int
-    errors: int
-
-
-def summarize(loads: list[Load], singles: list[Load]) -> Summary:
-    return Summary(
-        rps=statistics.median(x.rps for x in loads),
-        p50_ms=statistics.median(x.p50_ms for x in loads),
-        p99_ms=statistics.median(x.p99_ms for x in loads),
-        single_p50_ms=statistics.median(x.p50_ms for x in singles) if singles else None,
-        single_p99_ms=statistics.median(x.p99_ms for x in singles) if singles else None,
-        failures=sum(x.failures for x in [*loads, *singles]),
-        errors=sum(x.errors for x in [*loads, *singles]),
-    )
 
 
 def print_load_table(

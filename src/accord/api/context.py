@@ -118,6 +118,10 @@ async def write_once(request: Request, work: Callable[[Transaction, Actor], Repl
         return respond(await write(request, once))  # the first one's reply is there now
 
 
+def json_response(body: bytes, status: int = 200) -> Response:
+    return Response(body, status_code=status, media_type="application/json")
+
+
 def respond(reply: Reply) -> Response:
     return Response(
         reply.body, status_code=reply.status, headers=reply.headers, media_type="application/json"

@@ -7,7 +7,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.responses import Response
 
 from accord.api import render
-from accord.api.context import read, write, write_once
+from accord.api.context import json_response, read, write, write_once
 from accord.domain.schema import DictionaryValue
 from accord.domain.users import Actor
 from accord.domain.values import MAX_LABEL_LENGTH
@@ -54,7 +54,7 @@ async def list_dictionaries(request: Request) -> Response:
         items = [render.dictionary_json(d) for d in tx.schema.dictionaries]
         return render.dumps({"items": items})
 
-    return _json(await read(request, work))
+    return json_response(await read(request, work))
 
 
 @router.post(
@@ -78,7 +78,7 @@ async def get_dictionary(request: Request, dictionary_id: DictionaryId) -> Respo
         found = dictionaries.get_dictionary(tx, dictionary_id)
         return render.dumps(render.dictionary_json(found))
 
-    return _json(await read(request, work))
+    return json_response(await read(request, work))
 
 
 @router.post(
@@ -113,7 +113,3 @@ async def remove_value(
 
 def _value_json(value: DictionaryValue) -> dict[str, object]:
     return {"id": value.id, "label": value.label}
-
-
-def _json(body: bytes) -> Response:
-    return Response(body, media_type="application/json")

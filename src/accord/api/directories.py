@@ -7,7 +7,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.responses import Response
 
 from accord.api import render
-from accord.api.context import read, write
+from accord.api.context import json_response, read, write
 from accord.api.schemas import FIELD_CHANGES, DirectoryListModel, DirectoryModel, FieldModel
 from accord.domain.rights import Action
 from accord.domain.schema import FieldType
@@ -44,7 +44,7 @@ async def list_directories(request: Request) -> Response:
         shown = [d for d in tx.schema.directories if actor.rights.can(Action.VIEW, d)]
         return render.dumps({"items": [render.directory_json(d, tx.schema) for d in shown]})
 
-    return _json(await read(request, work))
+    return json_response(await read(request, work))
 
 
 @router.post(
@@ -58,7 +58,7 @@ async def create_directory(request: Request, new: NewDirectory) -> Response:
         directory = directories.add_directory(tx, new.code, new.name, actor=actor)
         return render.dumps(render.directory_json(directory, tx.schema))
 
-    return _json(await write(request, work), 201)
+    return json_response(await write(request, work), 201)
 
 
 @router.get("/{code}", response_model=DirectoryModel, summary="A directory and its fields")
@@ -68,7 +68,7 @@ async def get_directory(request: Request, code: DirectoryCode) -> Response:
         actor.rights.require_on(Action.VIEW, directory)
         return render.dumps(render.directory_json(directory, tx.schema))
 
-    return _json(await read(request, work))
+    return json_response(await read(request, work))
 
 
 @router.post(
@@ -93,7 +93,7 @@ async def create_field(request: Request, code: DirectoryCode, new: NewField) -> 
         )
         return render.dumps(render.field_json(field, tx.schema))
 
-    return _json(await write(request, work), 201)
+    return json_response(await write(request, work), 201)
 
 
 @router.patch(
@@ -112,8 +112,4 @@ async def alter_field(
         field = directories.alter_field(tx, code, field_code, changes, actor=actor)
         return render.dumps(render.field_json(field, tx.schema))
 
-    return _json(await write(request, work))
-
-
-def _json(body: bytes, status: int = 200) -> Response:
-    return Response(body, status_code=status, media_type="application/json")
+    return json_response(await write(request, work))

@@ -7,7 +7,7 @@ from fastapi import APIRouter, Body, Depends, Header, Path, Query, Request
 from starlette.responses import Response
 
 from accord.api import batch, render
-from accord.api.context import read, respond, write, write_once
+from accord.api.context import json_response, read, respond, write, write_once
 from accord.api.exact_json import ExactJsonRoute
 from accord.api.schemas import (
     ENTRY_REPLIES,
@@ -63,7 +63,9 @@ def routes(base: str, code_of: Callable[..., Awaitable[str]], tag: str) -> APIRo
     ) -> Response:
         parsed = parse_filter(filter) if filter is not None else None
         query = listings.ListQuery(parsed, q, sort, cursor, limit, count)
-        return _json(await read(request, lambda tx, actor: _page(tx, actor, code, query, fields)))
+        return json_response(
+            await read(request, lambda tx, actor: _page(tx, actor, code, query, fields))
+        )
 
     @router.post("/search", response_model=PageModel, summary="Search entries with a JSON filter")
     async def search_entries(request: Request, code: Code, search: SearchModel) -> Response:
@@ -76,7 +78,9 @@ def routes(base: str, code_of: Callable[..., Awaitable[str]], tag: str) -> APIRo
             search.count,
         )
         fields = ",".join(search.fields)
-        return _json(await read(request, lambda tx, actor: _page(tx, actor, code, query, fields)))
+        return json_response(
+            await read(request, lambda tx, actor: _page(tx, actor, code, query, fields))
+        )
 
     @router.post(
         "/batch",
@@ -179,7 +183,7 @@ def routes(base: str, code_of: Callable[..., Awaitable[str]], tag: str) -> APIRo
             items = listings.entry_history(tx, directory, entry_id, actor=actor)
             return render.dumps({"items": [render.change_json(item) for item in items]})
 
-        return _json(await read(request, work))
+        return json_response(await read(request, work))
 
     return router
 
@@ -263,7 +267,3 @@ def _expected_version(if_match: str | None) -> int | None:
     if len(tags) != 1 or not tags[0].startswith('"') or not tags[0][1:-1].isdigit():
         raise InvalidQuery('If-Match takes one ETag this API gave, like "3"')
     return int(tags[0][1:-1])
-
-
-def _json(body: bytes) -> Response:
-    return Response(body, media_type="application/json")

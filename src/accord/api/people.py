@@ -9,7 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.responses import Response
 
 from accord.api import render
-from accord.api.context import read, write, write_once
+from accord.api.context import json_response, read, write, write_once
 from accord.domain.names import MAX_NAME_LENGTH
 from accord.domain.rights import Action, GlobalRight, directory_right_title
 from accord.domain.schema import Schema
@@ -69,7 +69,7 @@ async def list_users(request: Request) -> Response:
         found = users.list_users(tx, actor=actor)
         return render.dumps({"items": [_user_json(u) for u in found]})
 
-    return _json(await read(request, work))
+    return json_response(await read(request, work))
 
 
 @router.post(
@@ -97,7 +97,7 @@ async def get_user(request: Request, login: Login) -> Response:
         user = users.read_user(tx, login, actor=actor)
         return render.dumps(_user_json(user, users.user_groups(tx, login, actor=actor)))
 
-    return _json(await read(request, work))
+    return json_response(await read(request, work))
 
 
 @router.patch(
@@ -161,7 +161,7 @@ async def list_groups(request: Request) -> Response:
         found = users.list_groups(tx, actor=actor)
         return render.dumps({"items": [_group_json(g, members.get(g.id, [])) for g in found]})
 
-    return _json(await read(request, work))
+    return json_response(await read(request, work))
 
 
 @router.post(
@@ -181,7 +181,7 @@ async def get_group(request: Request, name: GroupName) -> Response:
     def work(tx: Transaction, actor: Actor) -> bytes:
         return _group_reply(tx, name, actor)
 
-    return _json(await read(request, work))
+    return json_response(await read(request, work))
 
 
 @router.put(
@@ -195,7 +195,7 @@ async def add_member(request: Request, name: GroupName, login: Login) -> Respons
         users.add_members(tx, name, [login], actor=actor)
         return _group_reply(tx, name, actor)
 
-    return _json(await write(request, work))
+    return json_response(await write(request, work))
 
 
 @router.delete(
@@ -261,7 +261,7 @@ async def list_grants(
         found = users.list_grants(tx, right=right, user=user, group=group, actor=actor)
         return render.dumps({"items": [_grant_json(g, tx.schema) for g in found]})
 
-    return _json(await read(request, work))
+    return json_response(await read(request, work))
 
 
 @router.post(
@@ -287,7 +287,7 @@ async def get_grant(request: Request, grant_id: GrantId) -> Response:
     def work(tx: Transaction, actor: Actor) -> bytes:
         return render.dumps(_grant_json(users.get_grant(tx, grant_id, actor=actor), tx.schema))
 
-    return _json(await read(request, work))
+    return json_response(await read(request, work))
 
 
 @router.delete("/grants/{grant_id}", status_code=204, tags=["grants"], summary="Revoke a grant")
@@ -315,7 +315,3 @@ def _grant_json(grant: users.GrantRow, schema: Schema) -> dict[str, Any]:
         "user": grant.user,
         "group": grant.group,
     }
-
-
-def _json(body: bytes) -> Response:
-    return Response(body, media_type="application/json")
