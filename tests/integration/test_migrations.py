@@ -1,9 +1,12 @@
+from datetime import UTC, datetime
+
 import pytest
 import sqlalchemy as sa
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from accord.services.transactions import Database
 from accord.store import migrate
+from accord.store import tables as t
 
 
 def test_the_schema_matches_the_code_after_upgrading_from_empty(empty_db: Database) -> None:
@@ -54,3 +57,90 @@ def test_the_default_template_is_seeded(empty_db: Database) -> None:
 def test_the_history_is_append_only_in_the_database_itself(db: Database, statement: str) -> None:
     with pytest.raises(DBAPIError, match="append-only"), db.engine.begin() as connection:
         connection.exec_driver_sql(statement)
+
+
+def ids(connection: sa.Connection, table: sa.Table) -> dict[str, int]:
+    return {row.code: row.id for row in connection.execute(sa.select(table.c.code, table.c.id))}
+
+
+def test_upgrading_to_0004_keys_entries_by_their_place_and_keeps_every_link(
+    empty_db: Database,
+) -> None:
+    engine = empty_db.engine
+    migrate.downgrade(engine, "0003")
+    at = datetime(2026, 11, 28, tzinfo=UTC)
+    with engine.begin() as connection:
+        directory, field = ids(connection, t.directories), ids(connection, t.fields)
+        # Row keys as the counter across directories gave them before 0004.
+        rows = [(1, "CLIENTS", 7, "Acme"), (2, "CONTACTS", 7, "Ann"), (3, "CLIENTS", 2, "Beta")]
+        connection.execute(
+            sa.insert(t.entries),
+            [
+                {
+                    "pk": pk,
+                    "directory_id": directory[code],
+                    "number": number,
+                    "name": name,
+                    "name_compact": name.lower(),
+                    "data": {},
+                    "created_at": at,
+                    "updated_at": at,
+                }
+                for pk, code, number, name in rows
+            ],
+        )
+        connection.execute(
+            sa.insert(t.entry_values),
+            [
+                {"field_id": field["org_name"], "key": "acme", "entry_pk": 1, "unique_key": "acme"},
+                {"field_id": field["org_name"], "key": "beta", "entry_pk": 3, "unique_key": "beta"},
+                {
+                    "field_id": field["contact_company"],
+                    "key": "7",
+                    "entry_pk": 2,
+                    "unique_key": None,
+                },
+            ],
+        )
+        connection.execute(
+            sa.insert(t.issue_links), [{"issue_key": "CRM-1", "field_key": "f", "entry_pk": 1}]
+        )
+
+    migrate.upgrade(engine)
+
+    migrate.check(engine)
+    e, v, links = t.entries.c, t.entry_values.c, t.issue_links.c
+    with engine.begin() as connection:
+        for pk, directory_id, number in connection.execute(
+            sa.select(e.pk, e.directory_id, e.number)
+        ):
+            assert pk == t.entry_row_key(directory_id, number)
+        held = connection.execute(
+            sa.select(v.field_id, v.key, e.number, v.unique_key)
+            .join(t.entries, e.pk == v.entry_pk)
+            .order_by(v.field_id, v.entry_pk)
+        ).all()
+        assert {tuple(row) for row in held} == {
+            (field["org_name"], "acme", 7, "acme"),
+            (field["org_name"], "beta", 2, "beta"),
+            (field["contact_company"], "7", 7, None),
+        }
+        # The index lists a field's holders in id order now.
+        names = [row.number for row in held if row.field_id == field["org_name"]]
+        assert names == [2, 7]
+        linked = connection.execute(
+            sa.select(links.issue_key, e.directory_id, e.number).join(
+                t.entries, e.pk == links.entry_pk
+            )
+        ).all()
+        assert [tuple(row) for row in linked] == [("CRM-1", directory["CLIENTS"], 7)]
+    # Unique values are still the database's to guard.
+    with pytest.raises(IntegrityError), engine.begin() as connection:
+        connection.execute(
+            sa.insert(t.entry_values).values(
+                field_id=field["org_name"],
+                key="acme",
+                entry_pk=t.entry_row_key(directory["CLIENTS"], 2),
+                unique_key="acme",
+            )
+        )

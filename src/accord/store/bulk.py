@@ -1,7 +1,7 @@
 """Many entries at once: lookups by ids or unique keys, and multi-row writes.
 
 What `store.entries` does for one entry (insert, update, index rows), done for a batch
-with a few statements: a multi-row INSERT ... RETURNING for the entries, executemany for
+with a few statements: a multi-row INSERT for the entries, executemany for
 the rest. The statements are built once, with bind parameters. The rows written are the
 caller's to compute (the batches service computes what the one-by-one services would).
 """
@@ -167,7 +167,7 @@ IndexKey = tuple[int, int, str, bool]
 then `unique_key` repeats the key, and the database refuses a second holder)."""
 
 _ENTRY_COLUMNS = (
-    "directory_id, number, name, name_compact, data, version, "
+    "pk, directory_id, number, name, name_compact, data, version, "
     "created_at, created_by, updated_at, updated_by"
 )
 _SQL = {
@@ -256,19 +256,17 @@ def insert_entries(
         return []
     sqlite = connection.dialect.name == "sqlite"
     p, stamp = ("?" if sqlite else "%s"), _time(connection, at)
-    row = f"({p}, {p}, {p}, {p}, {p if sqlite else 'CAST(%s AS JSONB)'}, 1, {p}, {p}, {p}, {p})"
-    pks: dict[int, int] = {}
+    row = (
+        f"({p}, {p}, {p}, {p}, {p}, {p if sqlite else 'CAST(%s AS JSONB)'}, 1, {p}, {p}, {p}, {p})"
+    )
     for start in range(0, len(new), INSERT_CHUNK):
         chunk = new[start : start + INSERT_CHUNK]
-        sql = (
-            f"INSERT INTO entries ({_ENTRY_COLUMNS}) VALUES "
-            + ", ".join([row] * len(chunk))
-            + " RETURNING pk, number"
-        )
+        sql = f"INSERT INTO entries ({_ENTRY_COLUMNS}) VALUES " + ", ".join([row] * len(chunk))
         params = [
             value
             for n in chunk
             for value in (
+                t.entry_row_key(directory_id, n.number),
                 directory_id,
                 n.number,
                 n.name,
@@ -280,9 +278,20 @@ def insert_entries(
                 by,
             )
         ]
-        pks.update((number, pk) for pk, number in driver.execute(connection, sql, params))
+        driver.execute(connection, sql, params)
     return [
-        Entry(directory_id, n.number, n.values, 1, at, by, at, by, row=pks[n.number]) for n in new
+        Entry(
+            directory_id,
+            n.number,
+            n.values,
+            1,
+            at,
+            by,
+            at,
+            by,
+            row=t.entry_row_key(directory_id, n.number),
+        )
+        for n in new
     ]
 
 

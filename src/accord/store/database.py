@@ -64,9 +64,8 @@ class Database:
         self.engine = engine
         self._cache = _VersionedCache(ACTOR_CACHE_SIZE)
         self._writer = threading.Lock()
-        self._kept = threading.local()
-        self._kept_all: list[sa.Connection] = []
-        self._kept_lock = threading.Lock()
+        self._idle: list[sa.Connection] = []
+        self._idle_lock = threading.Lock()
 
     @property
     def embedded(self) -> bool:
@@ -89,20 +88,28 @@ class Database:
 
     @contextmanager
     def _connection(self) -> Iterator[sa.Connection]:
-        # SQLite: each thread keeps a connection, since taking one from the pool and
-        # giving it back costs more than a point read (~60 us against ~40 us). One that
-        # is busy (a listing still streaming from it) is left alone for a pooled one.
+        # SQLite: connections stay open between transactions, in a list of idle ones,
+        # since taking one from the pool and giving it back costs more than a point read
+        # (~60 us against ~40 us). Not one per thread, as before: worker threads come
+        # and go, and each gone thread's connection stayed checked out, until the pool
+        # was empty and every request waited (the hang in the benchmarks' later rounds).
         # PostgreSQL connections can die with the server, so they come from the pool.
-        kept: sa.Connection | None = getattr(self._kept, "connection", None)
-        if not self.embedded or (kept is not None and kept.in_transaction()):
+        if not self.embedded:
             with self.engine.connect() as connection:
                 yield connection
             return
+        with self._idle_lock:
+            kept = self._idle.pop() if self._idle else None
         if kept is None or kept.closed or kept.invalidated:
-            kept = self._kept.connection = self.engine.connect()
-            with self._kept_lock:
-                self._kept_all.append(kept)
-        yield kept
+            kept = self.engine.connect()
+        try:
+            yield kept
+        finally:
+            if kept.closed or kept.invalidated or kept.in_transaction():
+                kept.close()  # back to the pool, which resets it
+            else:
+                with self._idle_lock:
+                    self._idle.append(kept)
 
     @contextmanager
     def _writing(self, write: bool) -> Iterator[None]:
@@ -123,10 +130,10 @@ class Database:
         return Path(url.database).exists()
 
     def dispose(self) -> None:
-        with self._kept_lock:
-            for connection in self._kept_all:
+        with self._idle_lock:
+            for connection in self._idle:
                 connection.close()
-            self._kept_all.clear()
+            self._idle.clear()
         self.engine.dispose()
 
 

@@ -132,9 +132,21 @@ fields = sa.Table(
     sa.UniqueConstraint("directory_id", "code"),
 )
 
+
+ROW_KEYS_PER_DIRECTORY = 2**32
+"""Ids go up to 2^31 - 1 (`domain.entries.MAX_ID`): directories' keys never overlap."""
+
+
+def entry_row_key(directory_id: int, number: int) -> int:
+    """An entry's row key (`entries.pk`): its place, directory then id. So every index
+    that holds row keys (the value index) lists a directory's entries in id order."""
+    return directory_id * ROW_KEYS_PER_DIRECTORY + number
+
+
 entries = sa.Table(
     "entries",
     metadata,
+    # Always given: `entry_row_key(directory_id, number)` (migration 0004).
     sa.Column("pk", BigId, primary_key=True, autoincrement=True),
     sa.Column("directory_id", sa.ForeignKey("directories.id"), nullable=False),
     sa.Column("number", sa.Integer, nullable=False),
@@ -151,7 +163,8 @@ entries = sa.Table(
 )
 
 # One row per (field, value) of every entry: how any field is searched through an index.
-# `unique_key` repeats `key` for unique fields only, so one unique index guards them.
+# `unique_key` repeats `key` for unique fields only, so one partial unique index guards
+# them. On SQLite the table is its primary key (no rowid): see migration 0004.
 entry_values = sa.Table(
     "entry_values",
     metadata,
@@ -161,7 +174,15 @@ entry_values = sa.Table(
     sa.Column("unique_key", Key),
     # An entry's value of one field, found (and sorted on) without touching the table.
     sa.Index(None, "entry_pk", "field_id", "key"),
-    sa.UniqueConstraint("field_id", "unique_key"),
+    sa.Index(
+        "uq_entry_values_field_id_unique_key",
+        "field_id",
+        "unique_key",
+        unique=True,
+        sqlite_where=sa.text("unique_key IS NOT NULL"),
+        postgresql_where=sa.text("unique_key IS NOT NULL"),
+    ),
+    sqlite_with_rowid=False,
 )
 
 history = sa.Table(
