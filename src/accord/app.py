@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from accord.api import router as api
@@ -51,8 +52,11 @@ def create_app(settings: Settings, *, database: Database | None = None) -> FastA
     )
     api.install(app, db)
     context = LegacyContext(db, jira=None, max_request_bytes=settings.max_request_bytes)
-    for route in legacy_routes(context):
-        app.router.routes.append(route)
+    legacy = legacy_routes(context)
+    app.add_middleware(LegacyFirst, routes=legacy)
+    # Also in the router, first, for what the exact paths above do not catch (a
+    # trailing slash gets the router's redirect, as it always did).
+    app.router.routes[0:0] = legacy
     if settings.api_rate_limit:
         app.add_middleware(
             RateLimit,
@@ -64,6 +68,27 @@ def create_app(settings: Settings, *, database: Database | None = None) -> FastA
     if settings.access_log:
         app.add_middleware(AccessLog)
     return app
+
+
+class LegacyFirst:
+    """The legacy API's URLs, answered before FastAPI's own layers see the request.
+
+    Its endpoints answer every failure themselves, so the exception mapping, exit stack
+    and telemetry hooks FastAPI wraps around its routes only cost a point read time
+    (about a tenth), and so did being matched against every REST route first (0.3 ms).
+    Other paths go on to the FastAPI app.
+    """
+
+    def __init__(self, app: ASGIApp, routes: list[Route]) -> None:
+        self.app = app
+        self.routes = {route.path: route for route in routes}
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        route = self.routes.get(scope["path"]) if scope["type"] == "http" else None
+        if route is None:
+            await self.app(scope, receive, send)
+        else:
+            await route.handle(scope, receive, send)  # 405 for a method it does not take
 
 
 class AccessLog:

@@ -19,9 +19,21 @@ def test_undecodable_bytes_survive_as_surrogates_never_as_replacements() -> None
     assert name.encode("utf-8", "surrogateescape") == b"n\xff"
 
 
+def test_raw_bytes_decode_as_their_escapes_do() -> None:
+    raw = b"n\xff=v\xe2\x82&x=\xe2\x82\xac&=nameless&z"
+    escaped = b"n%FF=v%E2%82&x=%E2%82%AC&=nameless&z"
+    expected = [("n\udcff", "v\udce2\udc82"), ("x", "\u20ac"), ("z", "")]
+    assert decode_pairs(raw) == decode_pairs(escaped) == expected
+
+
 def test_first_value_wins_and_the_body_overrides_the_query() -> None:
     params = Params([("a", "query"), ("a", "second"), ("b", "query")], [("b", "body")])
     assert (params.get("a"), params.get("b")) == ("query", "body")
+
+
+def test_parameters_keep_the_order_they_first_came_in() -> None:
+    params = Params([("b", "query"), ("a", "query"), ("b", "again")], [("c", "body"), ("a", "x")])
+    assert list(params) == [("b", "query"), ("a", "x"), ("c", "body")]
 
 
 def test_crm_pairs_in_numeric_order_with_gaps() -> None:

@@ -80,7 +80,7 @@ def _ref(call: Call, id_param: str, name_param: str) -> EntryRef:
 
 
 def _entry_reply(call: Call, entry: Entry, directory: Directory) -> Reply:
-    return dict(entry_object(entry, directory, call.tx.schema))
+    return entry_object(entry, directory, call.tx.schema)
 
 
 # Companies and contacts

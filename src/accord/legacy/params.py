@@ -15,12 +15,26 @@ def decode_pairs(raw: bytes) -> list[tuple[str, str]]:
 
     A pair without a name (`=x`) is skipped, as a servlet container skips it.
     """
+    if b"%" not in raw and b"+" not in raw:
+        return _decode_plain(raw)
     pairs = []
     for part in raw.split(b"&"):
         name, _, value = part.partition(b"=")
         if not name:
             continue
         pairs.append((_decode(name), _decode(value)))
+    return pairs
+
+
+def _decode_plain(raw: bytes) -> list[tuple[str, str]]:
+    # Nothing escaped (the usual query): decoded at once, then split. The same as
+    # splitting first, since `&` and `=` are never part of a multi-byte UTF-8 character,
+    # and undecodable bytes are kept one by one either way.
+    pairs = []
+    for part in raw.decode("utf-8", "surrogateescape").split("&"):
+        name, _, value = part.partition("=")
+        if name:
+            pairs.append((name, value))
     return pairs
 
 
@@ -36,11 +50,11 @@ class Params:
     def __init__(self, *sources: list[tuple[str, str]]) -> None:
         self._values: dict[str, str] = {}
         for pairs in sources:
-            seen: set[str] = set()
+            first: dict[str, str] = {}
             for name, value in pairs:
-                if name not in seen:
-                    seen.add(name)
-                    self._values[name] = value
+                first.setdefault(name, value)
+            # A name the query had keeps its place (the order `__iter__` gives).
+            self._values.update(first)
 
     def get(self, name: str) -> str | None:
         return self._values.get(name)

@@ -11,9 +11,9 @@ from accord.domain.values import flat_fields
 MEDIA_TYPE = "application/json; charset=utf-8"
 
 
-def entry_object(entry: Entry, directory: Directory, schema: Schema) -> dict[str, str]:
+def entry_object(entry: Entry, directory: Directory, schema: Schema) -> dict[str, object]:
     """`id`, `name` and every field code of the directory, empty ones as ""."""
-    rendered = {"id": str(entry.id), "name": ""}
+    rendered: dict[str, object] = {"id": str(entry.id), "name": ""}
     for code, render in flat_fields(schema, directory):
         rendered[code] = render(entry)
     rendered["name"] = rendered.get(directory.name_field, "")

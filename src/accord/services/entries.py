@@ -2,6 +2,7 @@
 
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import replace
+from weakref import WeakKeyDictionary
 
 from accord.domain.entries import Entry, EntryRef, StoredValue
 from accord.domain.errors import (
@@ -106,7 +107,7 @@ def with_names(
     With `contacts`, also the contacts of each company (the Contacts field, which the
     legacy API does not render, so it does not pay for it).
     """
-    request = _name_request(tx.schema.fields_of(directory), entries)
+    request = _name_request(_naming_fields(tx.schema, directory), entries)
     if contacts:
         _ask_contacts(tx, directory, entries, request)
     if not request:
@@ -134,13 +135,30 @@ def _ask_contacts(
         request.contacts_of.update(e.id for e in entries)
 
 
+_NAMING_TYPES = frozenset({FieldType.CREATOR, FieldType.LINK, FieldType.USER, FieldType.GROUP})
+_NAMING: "WeakKeyDictionary[Schema, dict[int, tuple[Field, ...]]]" = WeakKeyDictionary()
+
+
+def _naming_fields(schema: Schema, directory: Directory) -> tuple[Field, ...]:
+    """The fields of `directory` that render names read from elsewhere (users, entries,
+    groups), worked out once per schema: most fields need none, and a point read
+    went through them all for nothing."""
+    by_directory = _NAMING.get(schema)
+    if by_directory is None:
+        by_directory = _NAMING[schema] = {}
+    found = by_directory.get(directory.id)
+    if found is None:
+        fields = schema.fields_of(directory)
+        found = by_directory[directory.id] = tuple(f for f in fields if f.type in _NAMING_TYPES)
+    return found
+
+
 def _name_request(fields: Iterable[Field], entries: Sequence[Entry]) -> NameRequest:
+    """What `fields` (naming fields only) of the entries point at."""
     request = NameRequest()
     for field in fields:
         if field.type is FieldType.CREATOR:
             request.users.update(e.created_by for e in entries if e.created_by is not None)
-            continue
-        if field.type not in (FieldType.LINK, FieldType.USER, FieldType.GROUP):
             continue
         ids = {i for e in entries for i in referenced_ids(field, e.values.get(field.code))}
         if not ids:
