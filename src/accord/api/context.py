@@ -53,9 +53,17 @@ def bearer(request: Request) -> str:
     return token.strip()
 
 
-async def read(request: Request, work: Callable[[Transaction, Actor], T]) -> T:
-    """Run `work` in a read transaction, as the caller."""
-    return await _call(request, work, write=False)
+async def read(
+    request: Request, work: Callable[[Transaction, Actor], T], *, brief: bool = False
+) -> T:
+    """Run `work` in a read transaction, as the caller.
+
+    `brief`: it reads a few rows by key (one entry, the caller). On SQLite it then runs
+    on the event loop, as the legacy API's point reads do: such a read takes ~0.2 ms and
+    never waits for a lock (WAL), and handing it to a thread and back cost more than the
+    read (a fifth of a point read's server time went to waking the thread).
+    """
+    return await _call(request, work, write=False, brief=brief)
 
 
 async def write(request: Request, work: Callable[[Transaction, Actor], T]) -> T:
@@ -63,7 +71,13 @@ async def write(request: Request, work: Callable[[Transaction, Actor], T]) -> T:
     return await _call(request, work, write=True)
 
 
-async def _call(request: Request, work: Callable[[Transaction, Actor], T], *, write: bool) -> T:
+async def _call(
+    request: Request,
+    work: Callable[[Transaction, Actor], T],
+    *,
+    write: bool,
+    brief: bool = False,
+) -> T:
     api, token = context(request), bearer(request)
     used: list[tokens.TokenUse] = []
 
@@ -72,9 +86,12 @@ async def _call(request: Request, work: Callable[[Transaction, Actor], T], *, wr
         used.append(use)
         return work(tx, use.actor)
 
-    result = await to_thread.run_sync(
-        lambda: run(api.database, in_transaction, write=write), limiter=api.threads()
-    )
+    if brief and not write and api.database.embedded:
+        result = run(api.database, in_transaction, write=False)
+    else:
+        result = await to_thread.run_sync(
+            lambda: run(api.database, in_transaction, write=write), limiter=api.threads()
+        )
     await _touch(api, used[-1])
     return result
 

@@ -40,6 +40,9 @@ IfMatch = Annotated[
     ),
 ]
 WRITE_ONCE = {"parameters": [IDEMPOTENCY_KEY]}
+DEFAULT_LIMIT = 50
+LIST_TEXT_LENGTH = {"q": 1000, "sort": 1000, "fields": 10000, "cursor": 4000}
+"""The longest value each text parameter of a list takes."""
 
 
 def routes(base: str, code_of: Callable[..., Awaitable[str]], tag: str) -> APIRouter:
@@ -53,19 +56,24 @@ def routes(base: str, code_of: Callable[..., Awaitable[str]], tag: str) -> APIRo
         code: Code,
         filter: Annotated[str | None, Query(description="A filter expression")] = None,
         q: Annotated[
-            str, Query(max_length=1000, description="Text in the name or any text field")
+            str,
+            Query(
+                max_length=LIST_TEXT_LENGTH["q"], description="Text in the name or any text field"
+            ),
         ] = "",
-        sort: Annotated[str, Query(max_length=1000, description="e.g. -org_name,id")] = "",
-        fields: Annotated[str, Query(max_length=10000, description="Field codes to return")] = "",
-        limit: Annotated[int, Query(ge=1, le=listings.MAX_LIMIT)] = 50,
-        cursor: Annotated[str, Query(max_length=4000)] = "",
+        sort: Annotated[
+            str, Query(max_length=LIST_TEXT_LENGTH["sort"], description="e.g. -org_name,id")
+        ] = "",
+        fields: Annotated[
+            str, Query(max_length=LIST_TEXT_LENGTH["fields"], description="Field codes to return")
+        ] = "",
+        limit: Annotated[int, Query(ge=1, le=listings.MAX_LIMIT)] = DEFAULT_LIMIT,
+        cursor: Annotated[str, Query(max_length=LIST_TEXT_LENGTH["cursor"])] = "",
         count: Annotated[bool, Query(description="Also return the total")] = False,
     ) -> Response:
         parsed = parse_filter(filter) if filter is not None else None
         query = listings.ListQuery(parsed, q, sort, cursor, limit, count)
-        return json_response(
-            await read(request, lambda tx, actor: _page(tx, actor, code, query, fields))
-        )
+        return await page_reply(request, code, query, fields)
 
     @router.post("/search", response_model=PageModel, summary="Search entries with a JSON filter")
     async def search_entries(request: Request, code: Code, search: SearchModel) -> Response:
@@ -77,10 +85,7 @@ def routes(base: str, code_of: Callable[..., Awaitable[str]], tag: str) -> APIRo
             search.limit,
             search.count,
         )
-        fields = ",".join(search.fields)
-        return json_response(
-            await read(request, lambda tx, actor: _page(tx, actor, code, query, fields))
-        )
+        return await page_reply(request, code, query, ",".join(search.fields))
 
     @router.post(
         "/batch",
@@ -105,15 +110,7 @@ def routes(base: str, code_of: Callable[..., Awaitable[str]], tag: str) -> APIRo
             str | None, Header(description="ETags the caller holds: 304 if one is current")
         ] = None,
     ) -> Response:
-        def work(tx: Transaction, actor: Actor) -> Reply:
-            directory = tx.schema.find_directory(code)
-            entry = entries.get_entry(tx, directory, EntryRef(id=entry_id), actor=actor)
-            return _entry_reply(tx, 200, entry, directory)
-
-        reply = await read(request, work)
-        if if_none_match is not None and _none_match(if_none_match, reply.headers["ETag"]):
-            return Response(status_code=304, headers={"ETag": reply.headers["ETag"]})
-        return respond(reply)
+        return await entry_reply(request, code, entry_id, if_none_match)
 
     @router.post(
         "",
@@ -214,6 +211,34 @@ async def _update(
         return _entry_reply(tx, 200, entry, directory)
 
     return await write_once(request, work)
+
+
+# The reads, as both the routes above and `api.direct` answer them
+
+
+async def entry_reply(
+    request: Request, code: str, entry_id: int, if_none_match: str | None
+) -> Response:
+    """An entry of the directory `code` (304 if If-None-Match names its version)."""
+
+    def work(tx: Transaction, actor: Actor) -> Reply:
+        directory = tx.schema.find_directory(code)
+        entry = entries.get_entry(tx, directory, EntryRef(id=entry_id), actor=actor)
+        return _entry_reply(tx, 200, entry, directory)
+
+    reply = await read(request, work, brief=True)
+    if if_none_match is not None and _none_match(if_none_match, reply.headers["ETag"]):
+        return Response(status_code=304, headers={"ETag": reply.headers["ETag"]})
+    return respond(reply)
+
+
+async def page_reply(
+    request: Request, code: str, query: listings.ListQuery, fields: str
+) -> Response:
+    """A page of the directory `code`'s entries, with the `fields` named (all: "")."""
+    return json_response(
+        await read(request, lambda tx, actor: _page(tx, actor, code, query, fields))
+    )
 
 
 def _page(

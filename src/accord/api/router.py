@@ -8,7 +8,16 @@ from fastapi.routing import APIRoute
 from fastapi.security import HTTPAuthorizationCredentials
 from starlette.responses import Response
 
-from accord.api import dictionaries, directories, docs, entries, people, problems, render
+from accord.api import (
+    dictionaries,
+    direct,
+    directories,
+    docs,
+    entries,
+    people,
+    problems,
+    render,
+)
 from accord.api.context import ApiContext, bearer, read
 from accord.api.schemas import BEARER, MeModel, problem_responses
 from accord.domain.errors import InvalidQuery
@@ -105,11 +114,12 @@ async def me(request: Request) -> Response:
             }
         )
 
-    return Response(await read(request, work), media_type="application/json")
+    return Response(await read(request, work, brief=True), media_type="application/json")
 
 
 def install(app: FastAPI, database: Database) -> None:
     app.state.api = ApiContext(database)
     problems.install(app, PREFIX)
     app.include_router(router())
+    app.router.routes[0:0] = direct.routes(PREFIX)  # ahead of the FastAPI routes
     docs.install(app, PREFIX)

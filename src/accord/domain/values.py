@@ -27,6 +27,7 @@ _NUMBER = re.compile(r"[+-]?[0-9]{1,24}(?:[.,][0-9]{1,12})?")
 _EXACT = Context(prec=40)  # room for every digit _NUMBER admits (the default keeps 28)
 _ISO_DATE = re.compile(r"([0-9]{4})-([0-9]{2})-([0-9]{2})")
 _DOTTED_DATE = re.compile(r"([0-9]{2})\.([0-9]{2})\.([0-9]{4})")
+_SPACE = re.compile(r"\s")
 _EMAIL = re.compile(r"[^@\s]+@[^@\s]+")
 _LINK_ID = re.compile(r"\(([0-9]+)\)")
 _CHECKBOX = {
@@ -119,7 +120,7 @@ def _parse_email(p: _Parse) -> StoredValue:
 
 
 def _parse_url(p: _Parse) -> StoredValue:
-    if any(ch.isspace() for ch in p.text):
+    if _SPACE.search(p.text):
         raise p.invalid()
     return p.text
 

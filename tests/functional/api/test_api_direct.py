@@ -1,0 +1,126 @@
+"""The direct routes (`api.direct`) answer exactly as the FastAPI routes behind them.
+
+The same requests go to the live server and to a second one whose app has no direct
+routes, over one database: every reply must be the same, byte for byte in its JSON,
+whether the direct route took the request or let it fall through.
+"""
+
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+from starlette.routing import Match
+
+from accord.api.direct import DirectRoute
+from accord.services.transactions import Database
+from tests.functional.api_support import API, create_token
+from tests.support import LiveServer, settings_for
+
+REQUESTS: list[tuple[str, dict[str, str]]] = [
+    # Taken by the direct routes
+    ("/companies/1", {}),
+    ("/companies/3", {"If-None-Match": '"1"'}),
+    ("/companies/3", {"If-None-Match": '"7", W/"1"'}),
+    ("/contacts/1", {}),
+    ("/directories/CLIENTS/entries/2", {}),
+    ("/directories/PRODUCTS/entries/1", {}),
+    ("/companies", {}),
+    ("/companies?limit=2", {}),
+    ("/companies?limit=1000&count=true", {}),
+    ("/companies?filter=org_type%20eq%20%27Client%27&sort=-org_name,id&fields=org_name", {}),
+    ("/companies?q=soft&count=false", {}),
+    ("/contacts?limit=3&fields=contact_name,contact_company", {}),
+    ("/directories/CONTACTS/entries?filter=contact_name%20startswith%20%27A%27", {}),
+    # Taken by them, refused by the service: the same problem either way
+    ("/companies/999999", {}),
+    ("/directories/NOPE/entries/1", {}),
+    ("/directories/NOPE/entries", {}),
+    ("/companies?filter=org_name%20eq", {}),
+    ("/companies?sort=nope", {}),
+    ("/companies?fields=nope", {}),
+    ("/companies?cursor=garbage", {}),
+    # Left to FastAPI
+    ("/companies/0", {}),
+    ("/companies/abc", {}),
+    ("/companies/99999999999", {}),
+    ("/companies/1?fields=org_name", {}),
+    ("/companies?limit=0", {}),
+    ("/companies?limit=1001", {}),
+    ("/companies?limit=ten", {}),
+    ("/companies?count=maybe", {}),
+    ("/companies?count=1", {}),
+    ("/companies?limit=2&limit=3", {}),
+    ("/companies?colour=red", {}),
+    ("/companies?q=" + "x" * 1001, {}),
+    ("/directories/" + "X" * 256 + "/entries/1", {}),
+]
+
+
+@pytest.fixture
+def fastapi_only(db: Database, demo_url: str) -> Iterator[LiveServer]:
+    """A second live server over the same database, without the direct routes."""
+    live = LiveServer(settings_for(demo_url), db)
+    routes = live.server.config.app.router.routes
+    routes[:] = [r for r in routes if not isinstance(r, DirectRoute)]
+    with live:
+        yield live
+
+
+def reply(url: str, path: str, headers: dict[str, str], token: str | None) -> dict[str, Any]:
+    sent = {**headers, **({"Authorization": f"Bearer {token}"} if token else {})}
+    response = httpx.get(url + API + path, headers=sent, timeout=30)
+    return {
+        "status": response.status_code,
+        "type": response.headers.get("content-type"),
+        "etag": response.headers.get("etag"),
+        "body": response.json() if response.content else None,
+    }
+
+
+def test_every_request_gets_the_reply_the_fastapi_route_gives(
+    server: LiveServer, fastapi_only: LiveServer, db: Database
+):
+    token = create_token(db)
+    differing = [
+        (path, headers)
+        for path, headers in REQUESTS
+        if reply(server.url, path, headers, token) != reply(fastapi_only.url, path, headers, token)
+    ]
+    assert differing == []
+    assert reply(server.url, "/companies/3", {}, token)["etag"] == '"1"'
+    assert reply(server.url, "/companies/3", {"If-None-Match": '"1"'}, token)["status"] == 304
+
+
+@pytest.mark.parametrize("token", [None, "not-a-token"])
+def test_without_a_valid_token_the_reply_is_the_same_401(
+    server: LiveServer, fastapi_only: LiveServer, token: str | None
+):
+    for path in ("/companies/1", "/companies"):
+        direct = reply(server.url, path, {}, token)
+        assert direct["status"] == 401
+        assert direct == reply(fastapi_only.url, path, {}, token)
+
+
+def test_the_direct_routes_take_plainly_valid_reads_and_leave_the_rest(server: LiveServer):
+    routes = [r for r in server.server.config.app.router.routes if isinstance(r, DirectRoute)]
+
+    def taken(path: str, method: str = "GET", token: bool = True) -> bool:
+        raw_path, _, query = (API + path).partition("?")
+        scope = {
+            "type": "http",
+            "method": method,
+            "path": raw_path,
+            "root_path": "",
+            "query_string": query.encode(),
+            "headers": [(b"authorization", b"Bearer x")] if token else [],
+        }
+        return any(r.matches(scope)[0] is Match.FULL for r in routes)
+
+    for path, _ in REQUESTS[: REQUESTS.index(("/companies/0", {}))]:
+        assert taken(path), path
+    for path, _ in REQUESTS[REQUESTS.index(("/companies/0", {})) :]:
+        assert not taken(path), path
+    assert not taken("/companies/1", method="DELETE")
+    assert not taken("/companies/1", token=False)
+    assert not taken("/companies/1/history")
