@@ -585,7 +585,8 @@ def bench(args: argparse.Namespace, folder: Path) -> dict[str, Any]:
     )
     print_load_table(summaries, connections, args.rounds)
     print(f"Accord server after the run: RSS {legacy.mib(rss['VmRSS'])} MiB, ", end="")
-    print(f"peak {legacy.mib(rss['VmHWM'])} MiB")
+    print(f"of which its own (RssAnon) {legacy.mib(rss['RssAnon'])} MiB, the rest the ", end="")
+    print(f"mapped database file; peak RSS {legacy.mib(rss['VmHWM'])} MiB")
     targets = print_targets(summaries, args.companies)
     if reads:
         print_plans(reads)
