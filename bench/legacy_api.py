@@ -584,15 +584,15 @@ class _PeakSampler(threading.Thread):
 
     def __init__(self, pid: int) -> None:
         super().__init__(daemon=True)
-        self.pid, self.peak, self._stop = pid, 0, threading.Event()
+        self.pid, self.peak, self._done = pid, 0, threading.Event()
 
     def run(self) -> None:
-        while not self._stop.is_set():
+        while not self._done.is_set():
             self.peak = max(self.peak, proc_status(self.pid)["RssAnon"])
-            self._stop.wait(0.002)
+            self._done.wait(0.002)
 
     def stop(self) -> int:
-        self._stop.set()
+        self._done.set()
         self.join()
         return max(self.peak, proc_status(self.pid)["RssAnon"])
 
