@@ -58,7 +58,7 @@ def entries_by_numbers(
     wanted = sorted(set(numbers))
     if not wanted:
         return {}
-    p, lock = _placeholder(connection), _lock(connection, "")
+    p, lock = driver.placeholder(connection), _lock(connection, "")
     sql = (
         f"SELECT {_ENTRY} FROM entries e WHERE e.directory_id = {p} "
         f"AND e.number IN ({', '.join([p] * len(wanted))}){lock}"
@@ -74,7 +74,7 @@ def entries_by_unique_keys(
     wanted = sorted(set(keys))
     if not wanted:
         return {}
-    p, lock = _placeholder(connection), _lock(connection, " OF e")
+    p, lock = driver.placeholder(connection), _lock(connection, " OF e")
     sql = (
         f"SELECT v.unique_key, {_ENTRY} FROM entry_values v JOIN entries e ON e.pk = v.entry_pk "
         f"WHERE v.field_id = {p} AND v.unique_key IN ({', '.join([p] * len(wanted))}){lock}"
@@ -91,7 +91,7 @@ def unique_holders(
     by_field: dict[int, list[str]] = {}
     for field_id, key in set(keys):
         by_field.setdefault(field_id, []).append(key)
-    p = _placeholder(connection)
+    p = driver.placeholder(connection)
     for field_id, wanted in sorted(by_field.items()):
         sql = (
             "SELECT v.unique_key, e.number FROM entry_values v JOIN entries e "
@@ -101,10 +101,6 @@ def unique_holders(
         rows = driver.execute(connection, sql, [field_id, *sorted(wanted)])
         found.update(((field_id, key), number) for key, number in rows)
     return found
-
-
-def _placeholder(connection: sa.Connection) -> str:
-    return "?" if connection.dialect.name == "sqlite" else "%s"
 
 
 def _lock(connection: sa.Connection, of: str) -> str:
@@ -201,9 +197,8 @@ ROWS_PER_INSERT = 1000
 
 
 def _sql(connection: sa.Connection, name: str) -> str:
-    sqlite = connection.dialect.name == "sqlite"
-    p = "?" if sqlite else "%s"
-    return _SQL[name].format(p=p, json=p if sqlite else "CAST(%s AS JSONB)")
+    p = driver.placeholder(connection)
+    return _SQL[name].format(p=p, json=p if p == "?" else "CAST(%s AS JSONB)")
 
 
 def _executemany(connection: sa.Connection, sql: str, rows: Sequence[Sequence[Any]]) -> None:
@@ -225,7 +220,7 @@ def _insert(connection: sa.Connection, table: str, rows: Sequence[Sequence[Any]]
 @functools.cache
 def _insert_sql(dialect: str, table: str, count: int) -> str:
     columns = _INSERTS[table]
-    p = "?" if dialect == "sqlite" else "%s"
+    p = driver.PLACEHOLDERS[dialect]
     row = "(" + ", ".join([p] * len(columns)) + ")"
     return f"INSERT INTO {table} ({', '.join(columns)}) VALUES " + ", ".join([row] * count)
 
@@ -255,7 +250,7 @@ def insert_entries(
     if not new:
         return []
     sqlite = connection.dialect.name == "sqlite"
-    p, stamp = ("?" if sqlite else "%s"), _time(connection, at)
+    p, stamp = driver.placeholder(connection), _time(connection, at)
     row = (
         f"({p}, {p}, {p}, {p}, {p}, {p if sqlite else 'CAST(%s AS JSONB)'}, 1, {p}, {p}, {p}, {p})"
     )

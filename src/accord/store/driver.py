@@ -31,11 +31,19 @@ _SQL = {
         "SELECT number FROM entries WHERE directory_id = {p} AND name_compact = {p} ORDER BY number"
     ),
 }
-_PLACEHOLDERS = {"sqlite": "?", "postgresql": "%s"}
+PLACEHOLDERS = {"sqlite": "?", "postgresql": "%s"}
+"""How a statement on the driver marks a parameter, by dialect."""
+
+
+def placeholder(connection: sa.Connection) -> str:
+    """The parameter mark of statements run on `connection`'s driver."""
+    return PLACEHOLDERS[connection.dialect.name]
+
+
 # Formatted once per dialect: formatting on every call cost a point read ~1 us.
 _BY_DIALECT = {
     dialect: {name: sql.format(p=p, ps="{ps}") for name, sql in _SQL.items()}
-    for dialect, p in _PLACEHOLDERS.items()
+    for dialect, p in PLACEHOLDERS.items()
 }
 
 
@@ -107,7 +115,7 @@ def entry_row(connection: sa.Connection, directory_id: int, number: int) -> Sequ
 def entry_names(
     connection: sa.Connection, directory_id: int, numbers: Sequence[int]
 ) -> list[tuple[int, str]]:
-    p = _PLACEHOLDERS[connection.dialect.name]
+    p = placeholder(connection)
     sql = _sql(connection, "names").format(ps=", ".join([p] * len(numbers)))
     return [(int(n), str(name)) for n, name in execute(connection, sql, (directory_id, *numbers))]
 

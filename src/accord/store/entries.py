@@ -215,7 +215,7 @@ def _contacts(
 ) -> dict[int, list[tuple[int, str]]]:
     """company id -> [(contact id, name)] of the contacts whose company it is, by id."""
     found: dict[int, list[tuple[int, str]]] = {}
-    p = "?" if connection.dialect.name == "sqlite" else "%s"
+    p = driver.placeholder(connection)
     for chunk in _chunks(sorted(company_ids)):
         # On the driver: every read of a company asks this, and SQLAlchemy's building
         # and execution of it cost three times the rest of the read.

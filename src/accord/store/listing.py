@@ -189,7 +189,7 @@ def _drive_key(
 
 def _holders(connection: sa.Connection, keys: KeysIn, cap: int) -> int:
     """How many entries hold one of the keys, counted up to `cap`."""
-    p = "?" if connection.dialect.name == "sqlite" else "%s"
+    p = driver.placeholder(connection)
     marks = ", ".join([p] * len(keys.keys))
     sql = (
         "SELECT count(*) FROM (SELECT 1 FROM entry_values "
@@ -201,7 +201,7 @@ def _holders(connection: sa.Connection, keys: KeysIn, cap: int) -> int:
 
 def _walk_break_even(connection: sa.Connection, directory_id: int, limit: int) -> int:
     """Holders below which starting from them beats walking the directory for a page."""
-    sql = "SELECT max(number) FROM entries WHERE directory_id = ?"
+    sql = f"SELECT max(number) FROM entries WHERE directory_id = {driver.placeholder(connection)}"
     ((entries,),) = driver.execute(connection, sql, [directory_id])
     return max(100, math.isqrt(limit * (entries or 0)))
 
