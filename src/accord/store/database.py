@@ -81,6 +81,10 @@ class Database:
     @contextmanager
     def transaction(self, *, write: bool) -> Iterator["Transaction"]:
         """One transaction: committed when the block ends, rolled back if it raises."""
+        if self.embedded and not write:
+            with self._connection() as connection:
+                yield from _read_on_driver(self, connection)
+            return
         with self._writing(write), self._connection() as connection:
             connection.execution_options(**{WRITE_OPTION: write})
             with connection.begin():
@@ -135,6 +139,28 @@ class Database:
                 connection.close()
             self._idle.clear()
         self.engine.dispose()
+
+
+def _read_on_driver(database: Database, connection: sa.Connection) -> Iterator["Transaction"]:
+    """An SQLite read transaction, begun and ended on the driver.
+
+    SQLAlchemy's own begin and commit (its transaction object, events, execution
+    options) cost a legacy point read ~10 us of ~48 us in the app. A statement run through
+    SQLAlchemy inside still works: it joins the transaction begun here (the engine's
+    `begin` listener sees it), and the commit below ends both.
+    """
+    driver.execute(connection, "BEGIN")
+    try:
+        yield Transaction(database, connection)
+    finally:
+        try:
+            if connection.in_transaction():
+                connection.commit()
+            else:
+                driver.execute(connection, "COMMIT")
+        except BaseException:
+            connection.invalidate()  # never handed out again half-ended
+            raise
 
 
 class Transaction:

@@ -68,6 +68,8 @@ def _sqlite_engine(url: URL, synchronous: str, options: dict[str, Any]) -> sa.En
 
     @sa.event.listens_for(engine, "begin")
     def begin(connection: sa.Connection) -> None:
+        if connection.connection.dbapi_connection.in_transaction:  # type: ignore[union-attr]
+            return  # a read transaction begun on the driver (`Database.transaction`)
         # A writer takes the lock up front: a deferred transaction that reads and then
         # writes fails at once when another writer went first, whatever the busy timeout.
         writes = connection.get_execution_options().get(WRITE_OPTION, False)
