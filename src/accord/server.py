@@ -6,6 +6,7 @@ every call (clients read `success` and treat other statuses as transport failure
 such a request gets the envelope the app gives a body over the size limit.
 """
 
+import gc
 from typing import Any
 
 import uvicorn
@@ -17,6 +18,8 @@ from accord.services.transactions import Database
 from accord.settings import Settings
 
 MAX_URL_BYTES = 65_535
+GC_YOUNG_OBJECTS = 10_000
+"""Allocations between two collections of the youngest generation (Python's default: 700)."""
 
 
 class AccordHttpProtocol(HttpToolsProtocol):
@@ -47,4 +50,21 @@ def config(settings: Settings, database: Database, **options: Any) -> uvicorn.Co
 
 
 def serve(settings: Settings, database: Database, *, host: str, port: int) -> None:
-    uvicorn.Server(config(settings, database, host=host, port=port)).run()
+    server = uvicorn.Server(config(settings, database, host=host, port=port))
+    settle_garbage_collector()
+    server.run()
+
+
+def settle_garbage_collector() -> None:
+    """Keep the cycle collector out of the way of requests that allocate a lot.
+
+    A batch of 1000 upserts makes a few hundred thousand objects and keeps many alive
+    till it ends; with Python's default thresholds the collector ran through them (and
+    through every module, class and function loaded at start) so often that it took 40 %
+    of the batch (172 -> 102 ms a batch at 1,000,000 companies, the collector off:
+    100 ms). What exists at start lives as long as the process, so it is frozen: no
+    collection looks at it again.
+    """
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(GC_YOUNG_OBJECTS, *gc.get_threshold()[1:])
