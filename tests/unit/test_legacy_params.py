@@ -1,6 +1,10 @@
 """The legacy edge's parameter rules, without HTTP: servlet decoding and field naming."""
 
+from urllib.parse import unquote_to_bytes
+
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from accord.domain.errors import FieldNotFound, ParameterRequired
 from accord.legacy.fields import crm_pairs, field_inputs
@@ -24,6 +28,49 @@ def test_raw_bytes_decode_as_their_escapes_do() -> None:
     escaped = b"n%FF=v%E2%82&x=%E2%82%AC&=nameless&z"
     expected = [("n\udcff", "v\udce2\udc82"), ("x", "\u20ac"), ("z", "")]
     assert decode_pairs(raw) == decode_pairs(escaped) == expected
+
+
+def servlet_pairs(raw: bytes) -> list[tuple[str, str]]:
+    """The rule, spelled out: split the bytes, then unescape each name and value."""
+    pairs = []
+    for part in raw.split(b"&"):
+        name, _, value = part.partition(b"=")
+        if name:
+            decoded = [unquote_to_bytes(x.replace(b"+", b" ")) for x in (name, value)]
+            pairs.append(
+                (
+                    decoded[0].decode("utf-8", "surrogateescape"),
+                    decoded[1].decode("utf-8", "surrogateescape"),
+                )
+            )
+    return pairs
+
+
+@given(
+    st.lists(
+        st.sampled_from(
+            [
+                b"a",
+                b"\xe2",
+                b"\x82",
+                b"\xff",
+                b"%",
+                b"%E2",
+                b"%82",
+                b"%AC",
+                b"%2",
+                b"%26",
+                b"+",
+                b"=",
+                b"&",
+                b" ",
+                b"\x00",
+            ]
+        )
+    ).map(b"".join)
+)
+def test_any_bytes_decode_as_split_then_unescaped(raw: bytes) -> None:
+    assert decode_pairs(raw) == servlet_pairs(raw)
 
 
 def test_first_value_wins_and_the_body_overrides_the_query() -> None:

@@ -15,33 +15,23 @@ def decode_pairs(raw: bytes) -> list[tuple[str, str]]:
 
     A pair without a name (`=x`) is skipped, as a servlet container skips it.
     """
-    if b"%" not in raw and b"+" not in raw:
-        return _decode_plain(raw)
-    pairs = []
-    for part in raw.split(b"&"):
-        name, _, value = part.partition(b"=")
-        if not name:
-            continue
-        pairs.append((_decode(name), _decode(value)))
-    return pairs
-
-
-def _decode_plain(raw: bytes) -> list[tuple[str, str]]:
-    # Nothing escaped (the usual query): decoded at once, then split. The same as
-    # splitting first, since `&` and `=` are never part of a multi-byte UTF-8 character,
-    # and undecodable bytes are kept one by one either way.
+    # Decoded at once, then split, and only the parts holding an escape unescaped. The
+    # same as splitting the bytes first: `&` and `=` are never part of a multi-byte
+    # UTF-8 character, and undecodable bytes are kept one by one either way (and
+    # encoded back to themselves before unescaping).
     pairs = []
     for part in raw.decode("utf-8", "surrogateescape").split("&"):
         name, _, value = part.partition("=")
         if name:
-            pairs.append((name, value))
+            pairs.append((_unescaped(name), _unescaped(value)))
     return pairs
 
 
-def _decode(raw: bytes) -> str:
-    if b"%" not in raw and b"+" not in raw:
-        return raw.decode("utf-8", "surrogateescape")
-    return unquote_to_bytes(raw.replace(b"+", b" ")).decode("utf-8", "surrogateescape")
+def _unescaped(text: str) -> str:
+    if "%" not in text and "+" not in text:
+        return text
+    raw = text.replace("+", " ").encode("utf-8", "surrogateescape")
+    return unquote_to_bytes(raw).decode("utf-8", "surrogateescape")
 
 
 class Params:

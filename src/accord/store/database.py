@@ -9,7 +9,7 @@ reloads only what changed; a cache is filled only from committed data.
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
@@ -78,13 +78,14 @@ class Database:
         size = getattr(self.engine.pool, "size", None)
         return size() if callable(size) else 5
 
-    @contextmanager
-    def transaction(self, *, write: bool) -> Iterator["Transaction"]:
+    def transaction(self, *, write: bool) -> AbstractContextManager["Transaction"]:
         """One transaction: committed when the block ends, rolled back if it raises."""
         if self.embedded and not write:
-            with self._connection() as connection:
-                yield from _read_on_driver(self, connection)
-            return
+            return _DriverRead(self)
+        return self._transaction(write)
+
+    @contextmanager
+    def _transaction(self, write: bool) -> Iterator["Transaction"]:
         with self._writing(write), self._connection() as connection:
             connection.execution_options(**{WRITE_OPTION: write})
             with connection.begin():
@@ -92,28 +93,35 @@ class Database:
 
     @contextmanager
     def _connection(self) -> Iterator[sa.Connection]:
-        # SQLite: connections stay open between transactions, in a list of idle ones,
-        # since taking one from the pool and giving it back costs more than a point read
-        # (~60 us against ~40 us). Not one per thread, as before: worker threads come
-        # and go, and each gone thread's connection stayed checked out, until the pool
-        # was empty and every request waited (the hang in the benchmarks' later rounds).
         # PostgreSQL connections can die with the server, so they come from the pool.
         if not self.embedded:
             with self.engine.connect() as connection:
                 yield connection
             return
+        kept = self._take_idle()
+        try:
+            yield kept
+        finally:
+            self._give_back(kept)
+
+    def _take_idle(self) -> sa.Connection:
+        # SQLite: connections stay open between transactions, in a list of idle ones,
+        # since taking one from the pool and giving it back costs more than a point read
+        # (~60 us against ~40 us). Not one per thread, as before: worker threads come
+        # and go, and each gone thread's connection stayed checked out, until the pool
+        # was empty and every request waited (the hang in the benchmarks' later rounds).
         with self._idle_lock:
             kept = self._idle.pop() if self._idle else None
         if kept is None or kept.closed or kept.invalidated:
             kept = self.engine.connect()
-        try:
-            yield kept
-        finally:
-            if kept.closed or kept.invalidated or kept.in_transaction():
-                kept.close()  # back to the pool, which resets it
-            else:
-                with self._idle_lock:
-                    self._idle.append(kept)
+        return kept
+
+    def _give_back(self, kept: sa.Connection) -> None:
+        if kept.closed or kept.invalidated or kept.in_transaction():
+            kept.close()  # back to the pool, which resets it
+        else:
+            with self._idle_lock:
+                self._idle.append(kept)
 
     @contextmanager
     def _writing(self, write: bool) -> Iterator[None]:
@@ -141,18 +149,32 @@ class Database:
         self.engine.dispose()
 
 
-def _read_on_driver(database: Database, connection: sa.Connection) -> Iterator["Transaction"]:
+class _DriverRead:
     """An SQLite read transaction, begun and ended on the driver.
 
     SQLAlchemy's own begin and commit (its transaction object, events, execution
-    options) cost a legacy point read ~10 us of ~48 us in the app. A statement run through
-    SQLAlchemy inside still works: it joins the transaction begun here (the engine's
-    `begin` listener sees it), and the commit below ends both.
+    options) and two generator-based context managers cost a legacy point read ~12 us
+    of ~48 us in the app. A statement run through SQLAlchemy inside still works: it
+    joins the transaction begun here (the engine's `begin` listener sees it), and the
+    commit at the end ends both.
     """
-    driver.execute(connection, "BEGIN")
-    try:
-        yield Transaction(database, connection)
-    finally:
+
+    __slots__ = ("_connection", "_database")
+
+    def __init__(self, database: Database) -> None:
+        self._database = database
+
+    def __enter__(self) -> "Transaction":
+        connection = self._connection = self._database._take_idle()
+        try:
+            driver.execute(connection, "BEGIN")
+        except BaseException:
+            self._database._give_back(connection)
+            raise
+        return Transaction(self._database, connection)
+
+    def __exit__(self, *_: object) -> None:
+        connection = self._connection
         try:
             if connection.in_transaction():
                 connection.commit()
@@ -161,6 +183,8 @@ def _read_on_driver(database: Database, connection: sa.Connection) -> Iterator["
         except BaseException:
             connection.invalidate()  # never handed out again half-ended
             raise
+        finally:
+            self._database._give_back(connection)
 
 
 class Transaction:
