@@ -88,10 +88,11 @@ def locate(
     tx: Transaction, directory: Directory, ref: EntryRef, actor: Actor, *, lock: bool = False
 ) -> Entry:
     """The entry `ref` names: by id, or by name (exact, else white-space-blind; lowest id)."""
-    entry_id = ref.id
-    if ref.name is not None:
+    entry_id, entry = ref.id, None
+    if ref.name is not None and not lock:
+        entry = StoreResolver(tx, actor).find_entry_named(directory, ref.name)
+    elif ref.name is not None:
         entry_id = StoreResolver(tx, actor).entry_named(directory, ref.name)
-    entry = None
     if entry_id is not None:
         entry = store.fetch_entry(tx.connection, directory.id, entry_id, for_update=lock)
     if entry is None:

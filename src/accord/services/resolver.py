@@ -2,6 +2,7 @@
 
 from collections.abc import Callable
 
+from accord.domain.entries import Entry
 from accord.domain.errors import DictionaryValueExists, InvalidValue
 from accord.domain.schema import Dictionary, Directory, Field
 from accord.domain.text import compact_form, fold, has_invalid_characters, index_key
@@ -42,6 +43,23 @@ class StoreResolver:
         exact = self.entries_named(directory, name)
         if exact:
             return exact[0]
+        return self._loosely_named(directory, name)
+
+    def find_entry_named(self, directory: Directory, name: str) -> Entry | None:
+        """The entry `entry_named` names, read by the statement that finds it when the
+        name is exact (a point read by name: one statement, not two)."""
+        if has_invalid_characters(name):
+            return None
+        field = self.tx.schema.name_field(directory)
+        found = entry_store.first_entry_with_key(self.tx.connection, field.id, _key(name))
+        if found is not None:
+            return found
+        number = self._loosely_named(directory, name)
+        if number is None:
+            return None
+        return entry_store.fetch_entry(self.tx.connection, directory.id, number)
+
+    def _loosely_named(self, directory: Directory, name: str) -> int | None:
         compact = index_key(compact_form(name))
         if not compact:
             return None

@@ -22,6 +22,13 @@ _SQL = {
         "SELECT pk, directory_id, number, data, version, created_at, created_by, updated_at, "
         "updated_by FROM entries WHERE directory_id = {p} AND number = {p}"
     ),
+    # In row-key order, which is id order within a directory, as the index lists holders.
+    "first_entry_with_key": (
+        "SELECT e.pk, e.directory_id, e.number, e.data, e.version, e.created_at, "
+        "e.created_by, e.updated_at, e.updated_by FROM entry_values v "
+        'JOIN entries e ON e.pk = v.entry_pk WHERE v.field_id = {p} AND v."key" = {p} '
+        "ORDER BY v.entry_pk LIMIT 1"
+    ),
     "names": "SELECT number, name FROM entries WHERE directory_id = {p} AND number IN ({ps})",
     "numbers_with_key": (
         "SELECT e.number FROM entries e JOIN entry_values v ON v.entry_pk = e.pk "
@@ -95,7 +102,18 @@ def instance_row(connection: sa.Connection) -> tuple[str | None, int, int]:
 def entry_row(connection: sa.Connection, directory_id: int, number: int) -> Sequence[Any] | None:
     """(pk, directory_id, number, data, version, created_at, created_by, updated_at,
     updated_by) of one entry, with `data` decoded and timestamps as aware datetimes."""
-    rows = execute(connection, _sql(connection, "entry"), (directory_id, number))
+    return _decoded(execute(connection, _sql(connection, "entry"), (directory_id, number)))
+
+
+def first_entry_with_key(
+    connection: sa.Connection, field_id: int, key: str
+) -> Sequence[Any] | None:
+    """The row (as `entry_row` gives it) of the lowest-id entry whose `field_id` holds
+    the index key `key`."""
+    return _decoded(execute(connection, _sql(connection, "first_entry_with_key"), (field_id, key)))
+
+
+def _decoded(rows: Sequence[Sequence[Any]]) -> Sequence[Any] | None:
     if not rows:
         return None
     row = rows[0]
@@ -109,7 +127,7 @@ def entry_row(connection: sa.Connection, directory_id: int, number: int) -> Sequ
             _moment(row[7]),
             row[8],
         )
-    return row  # type: ignore[no-any-return]
+    return row
 
 
 def entry_names(

@@ -119,6 +119,12 @@ def fetch_entry(
     return None if found is None else _entry_from(*found)
 
 
+def first_entry_with_key(connection: sa.Connection, field_id: int, key: str) -> Entry | None:
+    """The lowest-id entry whose `field_id` holds `key` (one statement), or None."""
+    found = driver.first_entry_with_key(connection, field_id, key)
+    return None if found is None else _entry_from(*found)
+
+
 def entry_exists(connection: sa.Connection, directory_id: int, number: int) -> bool:
     found = connection.execute(_EXISTS, {"directory_id": directory_id, "number": number})
     return found.first() is not None
