@@ -45,10 +45,7 @@ def savepoint(connection: sa.Connection) -> Iterator[None]:
 # keys at once, and SQLAlchemy renders and processes an expanding IN list of that size
 # slower than the database answers it.
 
-_ENTRY = (
-    "e.pk, e.directory_id, e.number, e.data, e.version, e.created_at, e.created_by, "
-    "e.updated_at, e.updated_by"
-)
+_ENTRY = driver.ENTRY_COLUMNS
 
 
 def entries_by_numbers(
@@ -108,27 +105,7 @@ def _lock(connection: sa.Connection, of: str) -> str:
 
 
 def _entry(row: Sequence[Any]) -> Entry:
-    """An entry from its columns as the driver gives them (SQLite: JSON and times as text)."""
-    pk, directory_id, number, data, version, created_at, created_by, updated_at, updated_by = row
-    if isinstance(data, str | bytes):
-        data = orjson.loads(data)
-    return entry_from_row(
-        (
-            pk,
-            directory_id,
-            number,
-            data,
-            version,
-            _datetime(created_at),
-            created_by,
-            _datetime(updated_at),
-            updated_by,
-        )
-    )
-
-
-def _datetime(value: Any) -> datetime:
-    return datetime.fromisoformat(value) if isinstance(value, str) else value
+    return entry_from_row(driver.decoded_entry_row(row))
 
 
 # Writes

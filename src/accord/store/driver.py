@@ -18,16 +18,11 @@ import sqlalchemy as sa
 
 _SQL = {
     "instance": "SELECT api_key_hash, schema_version, auth_version FROM instance WHERE id = 1",
-    "entry": (
-        "SELECT pk, directory_id, number, data, version, created_at, created_by, updated_at, "
-        "updated_by FROM entries WHERE directory_id = {p} AND number = {p}"
-    ),
+    "entry": "SELECT {e} FROM entries e WHERE e.directory_id = {p} AND e.number = {p}",
     # In row-key order, which is id order within a directory, as the index lists holders.
     "first_entry_with_key": (
-        "SELECT e.pk, e.directory_id, e.number, e.data, e.version, e.created_at, "
-        "e.created_by, e.updated_at, e.updated_by FROM entry_values v "
-        'JOIN entries e ON e.pk = v.entry_pk WHERE v.field_id = {p} AND v."key" = {p} '
-        "ORDER BY v.entry_pk LIMIT 1"
+        "SELECT {e} FROM entry_values v JOIN entries e ON e.pk = v.entry_pk "
+        'WHERE v.field_id = {p} AND v."key" = {p} ORDER BY v.entry_pk LIMIT 1'
     ),
     "names": "SELECT number, name FROM entries WHERE directory_id = {p} AND number IN ({ps})",
     "numbers_with_key": (
@@ -38,6 +33,11 @@ _SQL = {
         "SELECT number FROM entries WHERE directory_id = {p} AND name_compact = {p} ORDER BY number"
     ),
 }
+ENTRY_COLUMNS = (
+    "e.pk, e.directory_id, e.number, e.data, e.version, e.created_at, e.created_by, "
+    "e.updated_at, e.updated_by"
+)
+"""An entry's columns (the table named `e`), in the order `decoded_entry_row` takes them."""
 PLACEHOLDERS = {"sqlite": "?", "postgresql": "%s"}
 """How a statement on the driver marks a parameter, by dialect."""
 
@@ -49,7 +49,7 @@ def placeholder(connection: sa.Connection) -> str:
 
 # Formatted once per dialect: formatting on every call cost a point read ~1 us.
 _BY_DIALECT = {
-    dialect: {name: sql.format(p=p, ps="{ps}") for name, sql in _SQL.items()}
+    dialect: {name: sql.format(p=p, ps="{ps}", e=ENTRY_COLUMNS) for name, sql in _SQL.items()}
     for dialect, p in PLACEHOLDERS.items()
 }
 
@@ -114,9 +114,12 @@ def first_entry_with_key(
 
 
 def _decoded(rows: Sequence[Sequence[Any]]) -> Sequence[Any] | None:
-    if not rows:
-        return None
-    row = rows[0]
+    return decoded_entry_row(rows[0]) if rows else None
+
+
+def decoded_entry_row(row: Sequence[Any]) -> Sequence[Any]:
+    """An entry's `ENTRY_COLUMNS` as the driver gives them, with `data` decoded and
+    timestamps as aware datetimes (what SQLAlchemy's types would make of them)."""
     if isinstance(row[3], str | bytes):  # SQLite keeps JSON and timestamps as text
         return (
             *row[:3],
