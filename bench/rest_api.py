@@ -328,6 +328,16 @@ OPERATIONS = (
 )
 
 
+def chosen(keys: list[str] | None) -> tuple[Operation, ...]:
+    """The operations `--only` names, the floor first; all of them without it."""
+    if keys is None:
+        return OPERATIONS
+    unknown = set(keys) - {op.key for op in OPERATIONS}
+    if unknown:
+        raise SystemExit(f"--only: no operation {', '.join(sorted(unknown))}")
+    return tuple(op for op in OPERATIONS if op.on_floor or op.key in keys)
+
+
 @dataclass(frozen=True, slots=True)
 class Wrk:
     script: Path
@@ -409,7 +419,10 @@ def sanity_checks(server: Server, wrk: Wrk) -> None:
 
 
 def print_load_table(
-    summaries: dict[str, Summary], connections: dict[str, int], rounds: int
+    operations: Sequence[Operation],
+    summaries: dict[str, Summary],
+    connections: dict[str, int],
+    rounds: int,
 ) -> None:
     floor = summaries["floor"].rps
     rows = [
@@ -425,7 +438,7 @@ def print_load_table(
             legacy.ms(s.single_p99_ms),
             f"{s.failures}/{s.errors}",
         ]
-        for op in OPERATIONS
+        for op in operations
         for s in [summaries[op.key]]
     ]
     print(f"\nHTTP load (medians of {rounds} rounds; under load and with one connection)")
@@ -447,14 +460,17 @@ def print_load_table(
 def print_targets(summaries: dict[str, Summary], companies: int) -> list[list[str]]:
     rows = []
     for kind in KINDS:
+        if kind.key not in summaries:
+            continue
         s = summaries[kind.key]
         for how, p99 in (("under load", s.p99_ms), ("one connection", s.single_p99_ms)):
             if p99 is not None:
                 verdict = "met" if p99 < 50 else "MISSED"
                 rows.append([f"{kind.key} page p99 < 50 ms, {how}", f"{p99:.1f} ms", verdict])
-    rate = summaries["upsert"].rps * BATCH
-    verdict = "met" if rate >= 20_000 else "MISSED"
-    rows.append(["batch upsert >= 20,000 entries/s", f"{rate:,.0f} entries/s", verdict])
+    if "upsert" in summaries:
+        rate = summaries["upsert"].rps * BATCH
+        verdict = "met" if rate >= 20_000 else "MISSED"
+        rows.append(["batch upsert >= 20,000 entries/s", f"{rate:,.0f} entries/s", verdict])
     print(f"\nTargets (at {companies:,} companies)")
     print(table(["target", "measured", "verdict"], rows))
     return rows
@@ -505,6 +521,13 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         "--sqlite-synchronous", default="FULL", help="ACCORD_SQLITE_SYNCHRONOUS for the server"
     )
     parser.add_argument("--no-explain", action="store_true")
+    parser.add_argument(
+        "--only",
+        type=lambda text: text.split(","),
+        default=None,
+        metavar="KEY[,KEY]",
+        help=f"measure only these ({', '.join(op.key for op in OPERATIONS[1:])}); the floor always",
+    )
     parser.add_argument("--json", type=Path, help="also write every figure to this JSON file")
     args = parser.parse_args(argv)
     if args.quick:
@@ -545,23 +568,24 @@ def bench(args: argparse.Namespace, folder: Path) -> dict[str, Any]:
     wrk = Wrk(
         script, args.threads, args.companies, token, code, f"{os.getpid()}x{time.time_ns() % 10**6}"
     )
+    operations = chosen(args.only)
     connections = {
         op.key: args.batch_connections if op.mode == "upsert" else args.connections
-        for op in OPERATIONS
+        for op in operations
     }
-    loads: dict[str, list[Load]] = {op.key: [] for op in OPERATIONS}
-    singles: dict[str, list[Load]] = {op.key: [] for op in OPERATIONS}
+    loads: dict[str, list[Load]] = {op.key: [] for op in operations}
+    singles: dict[str, list[Load]] = {op.key: [] for op in operations}
     os.environ["ACCORD_API_RATE_LIMIT"] = "0"
     with ExitStack() as stack:
         accord = legacy.accord_server(stack, url, args.sqlite_synchronous, folder)
         floor = legacy.floor_server(stack, folder)
         sanity_checks(accord, wrk)
         print(f"\nServers: accord pid {accord.pid}, floor pid {floor.pid}. Warming up", flush=True)
-        for op in OPERATIONS:
+        for op in operations:
             port = floor.port if op.on_floor else accord.port
             run_wrk(wrk, port, op, connections[op.key], args.warmup, "w")
         for round_ in range(1, args.rounds + 1):
-            for op in OPERATIONS:
+            for op in operations:
                 port = floor.port if op.on_floor else accord.port
                 load = run_wrk(wrk, port, op, connections[op.key], args.duration, f"r{round_}")
                 loads[op.key].append(load)
@@ -583,7 +607,7 @@ def bench(args: argparse.Namespace, folder: Path) -> dict[str, Any]:
         "\nSegment values (companies per value, fewest-most): "
         + ", ".join(f"{k.key} {held[k.key][0]:,}-{held[k.key][1]:,}" for k in KINDS)
     )
-    print_load_table(summaries, connections, args.rounds)
+    print_load_table(operations, summaries, connections, args.rounds)
     print(f"Accord server after the run: RSS {legacy.mib(rss['VmRSS'])} MiB, ", end="")
     print(f"of which its own (RssAnon) {legacy.mib(rss['RssAnon'])} MiB, the rest the ", end="")
     print(f"mapped database file; peak RSS {legacy.mib(rss['VmHWM'])} MiB")

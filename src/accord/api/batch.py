@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.responses import Response
 
 from accord.api import problems, render
-from accord.api.context import write_once
+from accord.api.context import write_once_rendered
 from accord.domain.errors import AccordError
 from accord.domain.schema import Directory, Schema
 from accord.domain.users import Actor
@@ -53,7 +53,7 @@ class BatchReplyModel(BaseModel):
 
 
 async def write_batch(request: Request, code: str, batch: BatchModel) -> Response:
-    def work(tx: Transaction, actor: Actor) -> Reply:
+    def work(tx: Transaction, actor: Actor) -> tuple[list[Outcome], Directory, Schema]:
         directory = tx.schema.find_directory(code)
         outcomes = batches.write_batch(
             tx,
@@ -64,10 +64,16 @@ async def write_batch(request: Request, code: str, batch: BatchModel) -> Respons
             atomic=batch.atomic,
             actor=actor,
         )
-        results = [_result(o, directory, tx.schema) for o in outcomes]
-        return Reply(200, render.dumps({"results": results}), {})
+        return outcomes, directory, tx.schema
 
-    return await write_once(request, work)
+    return await write_once_rendered(request, work, _reply)
+
+
+def _reply(written: tuple[list[Outcome], Directory, Schema]) -> Reply:
+    outcomes, directory, schema = written
+    return Reply(
+        200, render.dumps({"results": [_result(o, directory, schema) for o in outcomes]}), {}
+    )
 
 
 def _result(outcome: Outcome, directory: Directory, schema: Schema) -> dict[str, Any]:

@@ -6,7 +6,7 @@ from typing import Any
 import orjson
 
 from accord.domain.entries import Entry
-from accord.domain.json_values import render_json_value
+from accord.domain.json_values import json_fields
 from accord.domain.schema import Dictionary, Directory, Field, Schema
 from accord.services.listings import HistoryItem, Page
 
@@ -23,10 +23,14 @@ def entry_json(
         "created_at": entry.created_at.isoformat(),
         "updated_at": entry.updated_at.isoformat(),
     }
-    body = system if only is None else {k: v for k, v in system.items() if k == "id" or k in only}
-    for field in schema.fields_of(directory):
-        if only is None or field.code in only:
-            body[field.code] = render_json_value(field, entry, schema)
+    if only is None:
+        for code, render in json_fields(schema, directory):
+            system[code] = render(entry)
+        return system
+    body = {k: v for k, v in system.items() if k == "id" or k in only}
+    for code, render in json_fields(schema, directory):
+        if code in only:
+            body[code] = render(entry)
     return body
 
 

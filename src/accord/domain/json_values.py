@@ -11,12 +11,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from decimal import Decimal
 from typing import Any
+from weakref import WeakKeyDictionary
 
 import orjson
 
 from accord.domain.entries import Entry, StoredValue
 from accord.domain.errors import FieldReadOnly, InvalidValue
-from accord.domain.schema import Field, FieldType, Schema
+from accord.domain.schema import Directory, Field, FieldType, Schema
 from accord.domain.values import Resolver, parse_value, referenced_ids
 
 JsonValue = Any
@@ -92,6 +93,32 @@ def _shown(value: JsonValue) -> str:
 # Rendering
 
 JsonField = tuple[str, Callable[[Entry], JsonValue]]
+_JSON: "WeakKeyDictionary[Schema, dict[int, list[JsonField]]]" = WeakKeyDictionary()
+_AS_STORED = frozenset(
+    {FieldType.TEXT, FieldType.EMAIL, FieldType.URL, FieldType.DATE, FieldType.CHECKBOX}
+)
+"""Types whose JSON value is the stored one (text, an ISO date, a boolean)."""
+
+
+def json_fields(schema: Schema, directory: Directory) -> list[JsonField]:
+    """(code, render) for each field of a directory: `render_json_value`, worked out
+    once per schema, since a page or a batch renders every field of every entry."""
+    by_directory = _JSON.setdefault(schema, {})
+    if directory.id not in by_directory:
+        by_directory[directory.id] = [
+            (f.code, _json_renderer(f, schema)) for f in schema.fields_of(directory)
+        ]
+    return by_directory[directory.id]
+
+
+def _json_renderer(field: Field, schema: Schema) -> Callable[[Entry], JsonValue]:
+    if field.type in _AS_STORED and not field.multiple:
+        return _stored(field.code)
+    return lambda entry: render_json_value(field, entry, schema)
+
+
+def _stored(code: str) -> Callable[[Entry], JsonValue]:
+    return lambda entry: entry.values.get(code)
 
 
 def render_json_value(field: Field, entry: Entry, schema: Schema) -> JsonValue:

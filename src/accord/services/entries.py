@@ -114,7 +114,7 @@ def with_names(
     if not request:
         return entries
     names = store.fetch_names(tx.connection, request)
-    return [replace(entry, names=names) for entry in entries]
+    return [entry.named(names) for entry in entries]
 
 
 def with_contacts(tx: Transaction, directory: Directory, entry: Entry) -> Entry:

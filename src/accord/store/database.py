@@ -19,6 +19,7 @@ import sqlalchemy as sa
 from accord.domain.schema import Schema
 from accord.store import driver
 from accord.store import tables as t
+from accord.store.checkpoints import Checkpointer
 from accord.store.engine import WRITE_OPTION
 from accord.store.schema import load_schema
 
@@ -66,6 +67,7 @@ class Database:
         self._writer = threading.Lock()
         self._idle: list[sa.Connection] = []
         self._idle_lock = threading.Lock()
+        self._checkpoints = Checkpointer(engine) if _sqlite_file(engine.url) else None
 
     @property
     def embedded(self) -> bool:
@@ -90,6 +92,8 @@ class Database:
             connection.execution_options(**{WRITE_OPTION: write})
             with connection.begin():
                 yield Transaction(self, connection)
+        if write and self._checkpoints is not None:
+            self._checkpoints.wrote()
 
     @contextmanager
     def _connection(self) -> Iterator[sa.Connection]:
@@ -137,16 +141,21 @@ class Database:
     def exists(self) -> bool:
         """False for an SQLite file that is not there yet (nothing else can tell early)."""
         url = self.engine.url
-        if url.get_backend_name() != "sqlite" or url.database in (None, "", ":memory:"):
-            return True
-        return Path(url.database).exists()
+        return not _sqlite_file(url) or Path(str(url.database)).exists()
 
     def dispose(self) -> None:
+        if self._checkpoints is not None:
+            self._checkpoints.stop()
         with self._idle_lock:
             for connection in self._idle:
                 connection.close()
             self._idle.clear()
         self.engine.dispose()
+
+
+def _sqlite_file(url: sa.URL) -> bool:
+    """An SQLite database kept in a file (not in memory)."""
+    return url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:")
 
 
 class _DriverRead:

@@ -17,9 +17,10 @@ SQLITE_CACHE_KIB = 32_768
 """Per connection. What it mostly holds is a writer's dirty pages: a batch of 1000
 upserts at a million entries dirties about 13 MB, which the default 2 MB spilled to the
 log mid-transaction."""
-SQLITE_CHECKPOINT_PAGES = 10_000
-"""Pages the write-ahead log grows to before a commit copies it into the database (the
-default, 1000, made every third batch of upserts pay for a checkpoint)."""
+SQLITE_CHECKPOINT_PAGES = 40_000
+"""Pages (160 MB) the write-ahead log grows to before a commit copies it into the
+database itself. A thread checkpoints after writes (`store.checkpoints`), so this is a
+fallback for when that thread falls behind, not the rule."""
 WRITE_OPTION = "accord_write"
 """Execution option: the transaction will write (SQLite takes the write lock at BEGIN)."""
 
