@@ -5,8 +5,8 @@ import pytest
 
 from accord.domain.entries import Entry, Names
 from accord.domain.errors import FieldReadOnly, InvalidValue
-from accord.domain.json_values import parse_json_value, render_json_value
-from tests.unit.fakes import FIELDS, SCHEMA, MemoryLookup
+from accord.domain.json_values import json_fields, parse_json_value, render_json_value
+from tests.unit.fakes import COMPANIES, CONTACTS, FIELDS, SCHEMA, MemoryLookup
 
 
 def parse(field: str, value: object, lookup: MemoryLookup | None = None):
@@ -91,3 +91,44 @@ def test_rendering_is_typed() -> None:
     assert shown["org_name"] is None
     assert shown["org_people"] == [{"id": 3, "name": "Ann"}]
     assert shown["created"] == at.isoformat()
+
+
+STORED_SAMPLES: list[object] = [
+    None,
+    "text",
+    "2026-01-31",
+    "10.5",
+    True,
+    False,
+    10,
+    11,
+    99,
+    [21],
+    [20, 21],
+    [99, 20],
+    [],
+    7,
+    [7, 8],
+]
+"""Stored values of every shape, some that no label or entry answers (99, 8)."""
+
+
+@pytest.mark.parametrize("value", STORED_SAMPLES)
+def test_each_fields_renderer_renders_as_render_json_value_does(value: object) -> None:
+    # A page renders through `json_fields`, worked out once per schema; it must agree
+    # with the rule as written, field by field, whatever the value's shape.
+    at = datetime(2026, 1, 2, tzinfo=UTC)
+    names = Names(entries={(1, 7): "Acme"}, users={2: "alice"}, contacts={5: [(3, "Ann")]})
+    for directory in (COMPANIES, CONTACTS):
+        fields = SCHEMA.fields_of(directory)
+        values = {f.code: value for f in fields if value is not None}
+        entry = Entry(directory.id, 5, values, 1, at, 2, at, 2, names)  # type: ignore[arg-type]
+        for f, (code, render) in zip(fields, json_fields(SCHEMA, directory), strict=True):
+            assert code == f.code
+            try:
+                expected = render_json_value(f, entry, SCHEMA)
+            except (TypeError, ValueError) as error:
+                with pytest.raises(type(error)):
+                    render(entry)
+                continue
+            assert orjson.dumps(render(entry)) == orjson.dumps(expected), (f.code, value)

@@ -94,10 +94,8 @@ def _shown(value: JsonValue) -> str:
 
 JsonField = tuple[str, Callable[[Entry], JsonValue]]
 _JSON: "WeakKeyDictionary[Schema, dict[int, list[JsonField]]]" = WeakKeyDictionary()
-_AS_STORED = frozenset(
-    {FieldType.TEXT, FieldType.EMAIL, FieldType.URL, FieldType.DATE, FieldType.CHECKBOX}
-)
-"""Types whose JSON value is the stored one (text, an ISO date, a boolean)."""
+_TEXTS = frozenset({FieldType.TEXT, FieldType.EMAIL, FieldType.URL, FieldType.DATE})
+"""Types whose JSON value is the stored text (an ISO date for a date)."""
 
 
 def json_fields(schema: Schema, directory: Directory) -> list[JsonField]:
@@ -112,13 +110,32 @@ def json_fields(schema: Schema, directory: Directory) -> list[JsonField]:
 
 
 def _json_renderer(field: Field, schema: Schema) -> Callable[[Entry], JsonValue]:
-    if field.type in _AS_STORED and not field.multiple:
-        return _stored(field.code)
+    """What `render_json_value` does for `field`, with the choices that depend on the
+    field alone made once."""
+    code, kind = field.code, field.type
+    if kind is FieldType.CHECKBOX and not field.multiple:
+        return lambda entry: entry.values.get(code)
+    if kind in _TEXTS and not field.multiple:
+        return lambda entry: _text(entry.values.get(code))
+    if kind is FieldType.CREATED_AT:
+        return lambda entry: entry.created_at.isoformat()
+    if kind is FieldType.CREATOR:
+        return lambda entry: entry.names.users.get(entry.created_by or 0)
+    if kind in (FieldType.DICTIONARY, FieldType.POSITION) and not field.multiple:
+        return lambda entry: _label(schema, entry.values.get(code))
     return lambda entry: render_json_value(field, entry, schema)
 
 
-def _stored(code: str) -> Callable[[Entry], JsonValue]:
-    return lambda entry: entry.values.get(code)
+def _text(value: StoredValue | None) -> JsonValue:
+    return value if isinstance(value, str) else None
+
+
+def _label(schema: Schema, value: StoredValue | None) -> JsonValue:
+    """A single dictionary value or position: its label (None when empty or removed)."""
+    if value is None or isinstance(value, str):
+        return value
+    labels = (schema.label(i) for i in (value if isinstance(value, list) else [int(value)]))
+    return next((label for label in labels if label is not None), None)
 
 
 def render_json_value(field: Field, entry: Entry, schema: Schema) -> JsonValue:

@@ -24,6 +24,13 @@ _SQL = {
         "SELECT {e} FROM entry_values v JOIN entries e ON e.pk = v.entry_pk "
         'WHERE v.field_id = {p} AND v."key" = {p} ORDER BY v.entry_pk LIMIT 1'
     ),
+    # What `listing` runs for a page filtered on one value, in id order: the value index
+    # leads (`+ 0` keeps SQLite off the directory index) and is read in row-key order.
+    "holders_page": (
+        "SELECT {e} FROM entry_values v JOIN entries e ON e.pk = v.entry_pk "
+        'WHERE v.field_id = {p} AND v."key" = {p} AND e.directory_id + 0 = {p} '
+        "AND v.entry_pk {{after}} {p} ORDER BY v.entry_pk {{order}} LIMIT {p}"
+    ),
     "names": "SELECT number, name FROM entries WHERE directory_id = {p} AND number IN ({ps})",
     "numbers_with_key": (
         "SELECT e.number FROM entries e JOIN entry_values v ON v.entry_pk = e.pk "
@@ -111,6 +118,26 @@ def first_entry_with_key(
     """The row (as `entry_row` gives it) of the lowest-id entry whose `field_id` holds
     the index key `key`."""
     return _decoded(execute(connection, _sql(connection, "first_entry_with_key"), (field_id, key)))
+
+
+def holders_page(
+    connection: sa.Connection,
+    directory_id: int,
+    field_id: int,
+    key: str,
+    *,
+    after_row: int,
+    descending: bool,
+    limit: int,
+) -> list[Sequence[Any]]:
+    """Rows (as `entry_row` gives them) of up to `limit` entries of a directory whose
+    `field_id` holds the index key `key`, in row-key order (descending: the other way)
+    from the row key `after_row` on, that row excluded."""
+    sql = _sql(connection, "holders_page").format(
+        after="<" if descending else ">", order="DESC" if descending else "ASC"
+    )
+    rows = execute(connection, sql, (field_id, key, directory_id, after_row, limit))
+    return [decoded_entry_row(row) for row in rows]
 
 
 def _decoded(rows: Sequence[Sequence[Any]]) -> Sequence[Any] | None:

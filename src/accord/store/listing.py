@@ -58,6 +58,8 @@ _OPS = {
     "ge": "__ge__",
 }
 _TOP = "\U0010ffff"
+_BEFORE_EVERY_ROW, _PAST_EVERY_ROW = -1, 2**63 - 1
+"""Row keys below and above every entry's (a page with no cursor starts there)."""
 
 
 def page(
@@ -98,11 +100,29 @@ def _in_index_order(
 ) -> list[tuple[Entry, tuple[Any, ...]]]:
     """A page in id order, walking the holders of `key` (a condition every match
     passes) in the value index's order, which is id order."""
+    others = [c for c in _required(condition) if c is not key]
+    if not others:
+        # The commonest page of all, one statement on the driver: building and compiling
+        # the query below, and SQLAlchemy's processing of 50 rows, cost a third of it.
+        if after is not None:
+            start = t.entry_row_key(directory_id, int(after[0]))
+        else:
+            start = _PAST_EVERY_ROW if descending else _BEFORE_EVERY_ROW
+        rows = driver.holders_page(
+            connection,
+            directory_id,
+            key.field_id,
+            key.keys[0],
+            after_row=start,
+            descending=descending,
+            limit=limit,
+        )
+        return [(entry, (entry.id,)) for entry in map(entry_from_row, rows)]
     # An alias, so the other conditions' probes of the value index stay their own.
     held = _V.alias("held")
     row = held.c.entry_pk
     dialect = connection.dialect.name
-    rest = [_where(c, dialect) for c in _required(condition) if c is not key]
+    rest = [_where(c, dialect) for c in others]
     query = (
         sa.select(*COLUMNS)
         .select_from(held.join(t.entries, _E.pk == row))
