@@ -134,6 +134,8 @@ def _label(schema: Schema, value: StoredValue | None) -> JsonValue:
     """A single dictionary value or position: its label (None when empty or removed)."""
     if value is None or isinstance(value, str):
         return value
+    if type(value) is int:  # the usual case, without the generator below
+        return schema.label(value)
     labels = (schema.label(i) for i in (value if isinstance(value, list) else [int(value)]))
     return next((label for label in labels if label is not None), None)
 
