@@ -121,9 +121,15 @@ def _json_renderer(field: Field, schema: Schema) -> Callable[[Entry], JsonValue]
         return lambda entry: entry.created_at.isoformat()
     if kind is FieldType.CREATOR:
         return lambda entry: entry.names.users.get(entry.created_by or 0)
+    if kind is FieldType.CONTACTS:
+        return _contacts
     if kind in (FieldType.DICTIONARY, FieldType.POSITION) and not field.multiple:
         return lambda entry: _label(schema, entry.values.get(code))
     return lambda entry: render_json_value(field, entry, schema)
+
+
+def _contacts(entry: Entry) -> JsonValue:
+    return [{"id": i, "name": n} for i, n in entry.names.contacts.get(entry.id, ())]
 
 
 def _text(value: StoredValue | None) -> JsonValue:
@@ -148,7 +154,7 @@ def render_json_value(field: Field, entry: Entry, schema: Schema) -> JsonValue:
     if kind is FieldType.CREATED_AT:
         return entry.created_at.isoformat()
     if kind is FieldType.CONTACTS:
-        return [{"id": i, "name": n} for i, n in entry.names.contacts.get(entry.id, ())]
+        return _contacts(entry)
     value = entry.values.get(field.code)
     if value is None:
         return [] if field.multiple else None

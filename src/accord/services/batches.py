@@ -11,12 +11,14 @@ Where a batch differs from its items sent one by one: a link names an entry that
 existed before the batch (not one the same batch creates), and two items naming the
 same entry (the same id, or the same value of the matched unique field) are a conflict,
 not two writes in a row.
+
+How items' values are parsed and indexed, once per batch for a value that comes again:
+`services.batch_values`.
 """
 
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
-from itertools import count
 
 from accord.domain.entries import MAX_ID, Entry, StoredValue
 from accord.domain.errors import (
@@ -31,13 +33,14 @@ from accord.domain.errors import (
     ParameterRequired,
     refuse,
 )
-from accord.domain.json_values import JsonInput, parse_json_value
+from accord.domain.json_values import JsonInput
 from accord.domain.rights import Action
-from accord.domain.schema import Dictionary, Directory, Field, FieldType, Schema
+from accord.domain.schema import Directory, Field, Schema
 from accord.domain.text import compact_form, index_key
 from accord.domain.users import Actor
 from accord.domain.values import RawValue, flat_fields, index_keys
-from accord.services.entries import SYSTEM_KEYS, create_entry, json_inputs, with_names
+from accord.services.batch_values import BatchValues, PlanningResolver
+from accord.services.entries import create_entry, with_names
 from accord.services.resolver import StoreResolver
 from accord.services.transactions import now
 from accord.store import bulk
@@ -159,85 +162,14 @@ class _Item:
             self.error = error
 
 
-class _Values:
-    """A directory's fields as a batch reads, parses, indexes and renders their values:
-    with the domain's own functions, each worked out once per batch for a value that
-    comes again (the same label on a thousand entries)."""
-
-    _PURE = frozenset(
-        {
-            FieldType.TEXT,
-            FieldType.EMAIL,
-            FieldType.URL,
-            FieldType.NUMBER,
-            FieldType.DATE,
-            FieldType.CHECKBOX,
-            FieldType.DICTIONARY,
-        }
-    )
-    """Types whose parsing asks the store nothing: a value parses the same all batch."""
-
-    def __init__(self, schema: Schema, directory: Directory) -> None:
-        self.directory = directory
-        self.stored = _stored_fields(schema, directory)
-        self.unique = [f for f in self.stored if f.unique]
-        self._known = SYSTEM_KEYS | {f.code for f in schema.fields_of(directory)}
-        self._parsed: dict[tuple[int, type, object], StoredValue | None] = {}
-        self._keys: dict[tuple[int, type, object], list[str]] = {}
-
-    def inputs(self, schema: Schema, data: Mapping[str, object]) -> list[tuple[Field, JsonInput]]:
-        """What `entries.json_inputs` makes of `data` (which it still does when a key is
-        not exactly a field's code or a system key: it knows what to refuse)."""
-        if all(key in self._known for key in data):
-            return [(f, JsonInput(data[f.code])) for f in self.stored if f.code in data]
-        inputs, unknown = json_inputs(schema, self.directory, data)
-        refuse(unknown)
-        return [(f, v) for f, v in inputs if isinstance(v, JsonInput)]
-
-    def parse(
-        self, tx: Transaction, inputs: Sequence[tuple[Field, JsonInput]], resolver: StoreResolver
-    ) -> dict[str, StoredValue | None]:
-        """The stored values, as `entries._parse` has them (every field's error at once)."""
-        parsed: dict[str, StoredValue | None] = {}
-        errors: list[tuple[str, AccordError]] = []
-        for f, raw in inputs:
-            value = raw.value
-            memo = (f.id, type(value), value) if f.type in self._PURE and _scalar(value) else None
-            if memo is not None and memo in self._parsed:
-                parsed[f.code] = _copy(self._parsed[memo])
-                continue
-            try:
-                parsed[f.code] = parse_json_value(f, value, schema=tx.schema, resolver=resolver)
-            except DuplicateValue:
-                raise  # the database refused a write: the savepoint must go
-            except AccordError as error:
-                errors.append((f.code, error.about(f.code)))
-                continue
-            if memo is not None:
-                self._parsed[memo] = _copy(parsed[f.code])
-        refuse(errors)
-        return parsed
-
-    def keys(self, entry: Entry, f: Field) -> list[bulk.IndexKey]:
-        """The entry's rows of the value index for a field."""
-        value = entry.values.get(f.code)
-        if not _scalar(value):
-            return [(entry.row, f.id, key, f.unique) for key in index_keys(f, value)]
-        memo = (f.id, type(value), value)
-        found = self._keys.get(memo)
-        if found is None:
-            found = self._keys[memo] = index_keys(f, value)
-        return [(entry.row, f.id, key, f.unique) for key in found]
-
-
 class _Batch:
     def __init__(
         self, tx: Transaction, directory: Directory, actor: Actor, mode: Mode, match: Field | None
     ) -> None:
         self.tx, self.directory, self.actor = tx, directory, actor
         self.mode, self.match = mode, match
-        self.planning = _PlanningResolver(tx, actor)
-        self.values = _Values(tx.schema, directory)
+        self.planning = PlanningResolver(tx, actor)
+        self.values = BatchValues(tx.schema, directory)
 
     def valid(self, items: Sequence[_Item]) -> Iterator[_Item]:
         return (item for item in items if item.error is None)
@@ -331,7 +263,8 @@ class _Batch:
         a unique value, an id; as one-by-one writes would, values an earlier item frees
         are free."""
         unique = self.values.unique
-        wanted = {(f.id, k) for i in self.valid(items) for f, k in _new_keys(i, unique)}
+        new_keys = {i.index: _new_keys(i, unique) for i in self.valid(items)}
+        wanted = {(f.id, k) for keys in new_keys.values() for f, k in keys}
         holders: dict[tuple[int, str], int | None] = dict(
             bulk.unique_holders(self.tx.connection, sorted(wanted))
         )
@@ -345,7 +278,7 @@ class _Batch:
                     raise Conflict(f"Item {named[item.ref]} names the same entry")
                 if item.current is None and number in numbered:
                     raise Conflict(f"Item {numbered[number]} creates entry {number} too")
-                holders.update(_claims(item, unique, holders))
+                holders.update(_claims(item, new_keys[item.index], holders))
             except AccordError as error:
                 item.fail(error)
                 continue
@@ -549,33 +482,6 @@ class _Diff:
     row: bulk.ChangedEntry
 
 
-class _PlanningResolver(StoreResolver):
-    """Looks things up like the services' resolver, but creates nothing: it records that
-    the item names something to create (checking what creating it would check), and the
-    item is parsed again, creating for real, when it is written."""
-
-    def __init__(self, tx: Transaction, actor: Actor) -> None:
-        super().__init__(tx, actor)
-        self.pending = False
-        self._placeholders = count(-1, -1)
-
-    def create_named(self, field: Field, directory: Directory, name: str) -> int:
-        # What entries.create_entry checks for an entry with only a name.
-        self.actor.rights.require_on(Action.ADD, directory)
-        missing = [
-            (f.code, FieldRequired(f.name).about(f.code))
-            for f in self.tx.schema.fields_of(directory)
-            if f.required and f.code != directory.name_field
-        ]
-        refuse(missing)
-        self.pending = True
-        return next(self._placeholders)
-
-    def add_position(self, dictionary: Dictionary, label: str) -> int:
-        self.pending = True
-        return next(self._placeholders)
-
-
 def _new_keys(item: _Item, unique: Sequence[Field]) -> list[tuple[Field, str]]:
     """The unique values an item sets (its changes of unique fields), as keys."""
     return [
@@ -588,12 +494,15 @@ def _new_keys(item: _Item, unique: Sequence[Field]) -> list[tuple[Field, str]]:
 
 
 def _claims(
-    item: _Item, unique: Sequence[Field], holders: Mapping[tuple[int, str], int | None]
+    item: _Item,
+    new_keys: Sequence[tuple[Field, str]],
+    holders: Mapping[tuple[int, str], int | None],
 ) -> dict[tuple[int, str], int | None]:
-    """The unique keys the item frees and takes; DuplicateValue if another entry holds one."""
+    """The unique keys the item frees and takes (`new_keys`: those it sets); DuplicateValue
+    if another entry holds one."""
     owner = item.current.id if item.current is not None else -1 - item.index
     claims: dict[tuple[int, str], int | None] = {}
-    for f, key in _new_keys(item, unique):
+    for f, key in new_keys:
         holder = holders.get((f.id, key))
         if holder is not None and holder != owner:
             raise DuplicateValue(f.name, _shown(item.changes[f.code])).about(f.code)
@@ -605,20 +514,8 @@ def _claims(
     return claims
 
 
-def _scalar(value: object) -> bool:
-    return isinstance(value, str | int | float)  # bool is an int
-
-
-def _copy(value: StoredValue | None) -> StoredValue | None:
-    return list(value) if isinstance(value, list) else value
-
-
 def _shown(value: StoredValue | None) -> str:
     return value if isinstance(value, str) else str(value)
-
-
-def _stored_fields(schema: Schema, directory: Directory) -> list[Field]:
-    return [f for f in schema.fields_of(directory) if f.type.is_stored]
 
 
 def _name_of(directory: Directory, values: Mapping[str, StoredValue | None]) -> str:
