@@ -11,7 +11,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from decimal import Decimal
 from typing import Any
-from weakref import WeakKeyDictionary
 
 import orjson
 
@@ -93,7 +92,6 @@ def _shown(value: JsonValue) -> str:
 # Rendering
 
 JsonField = tuple[str, Callable[[Entry], JsonValue]]
-_JSON: "WeakKeyDictionary[Schema, dict[int, list[JsonField]]]" = WeakKeyDictionary()
 _TEXTS = frozenset({FieldType.TEXT, FieldType.EMAIL, FieldType.URL, FieldType.DATE})
 """Types whose JSON value is the stored text (an ISO date for a date)."""
 
@@ -101,12 +99,11 @@ _TEXTS = frozenset({FieldType.TEXT, FieldType.EMAIL, FieldType.URL, FieldType.DA
 def json_fields(schema: Schema, directory: Directory) -> list[JsonField]:
     """(code, render) for each field of a directory: `render_json_value`, worked out
     once per schema, since a page or a batch renders every field of every entry."""
-    by_directory = _JSON.setdefault(schema, {})
-    if directory.id not in by_directory:
-        by_directory[directory.id] = [
-            (f.code, _json_renderer(f, schema)) for f in schema.fields_of(directory)
-        ]
-    return by_directory[directory.id]
+    return schema.derived(_json_fields, directory)
+
+
+def _json_fields(schema: Schema, directory: Directory) -> list[JsonField]:
+    return [(f.code, _json_renderer(f, schema)) for f in schema.fields_of(directory)]
 
 
 def _json_renderer(field: Field, schema: Schema) -> Callable[[Entry], JsonValue]:

@@ -1,7 +1,9 @@
 """Directories, fields and dictionaries: the shape of the data, as one immutable snapshot."""
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import Any, TypeVar, cast
 
 from accord.domain.entries import parse_id
 from accord.domain.errors import DictionaryNotFound, DirectoryNotFound, FieldNotFound
@@ -12,6 +14,7 @@ CONTACTS = "CONTACTS"
 PRODUCTS = "PRODUCTS"
 TRANSACTIONS = "TRANSACTIONS"
 DIRECTORY_ALIASES = {"COMPANIES": COMPANIES}
+T = TypeVar("T")
 
 
 class FieldType(StrEnum):
@@ -111,6 +114,7 @@ class Schema:
     _fields_by_code: dict[tuple[int, str], Field] = field(init=False, repr=False)
     _dictionaries_by_id: dict[int, Dictionary] = field(init=False, repr=False)
     _labels: dict[int, str] = field(init=False, repr=False)
+    _derived: dict[tuple[Any, int], Any] = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         fields_by_directory: dict[int, list[Field]] = {d.id: [] for d in self.directories}
@@ -123,6 +127,16 @@ class Schema:
         set_(self, "_fields_by_code", {(f.directory_id, f.code): f for f in self.fields})
         set_(self, "_dictionaries_by_id", {d.id: d for d in self.dictionaries})
         set_(self, "_labels", {v.id: v.label for d in self.dictionaries for v in d.values})
+        set_(self, "_derived", {})
+
+    def derived(self, make: "Callable[[Schema, Directory], T]", directory: Directory) -> T:
+        """`make(self, directory)`, worked out once for this schema, which never changes:
+        what callers derive from a directory's fields to use on every entry they read or
+        render (renderers, the fields that need names)."""
+        key = (make, directory.id)
+        if key not in self._derived:
+            self._derived[key] = make(self, directory)
+        return cast(T, self._derived[key])
 
     # Directories
 

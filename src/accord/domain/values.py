@@ -11,7 +11,6 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import Context, Decimal, InvalidOperation
 from typing import Protocol
-from weakref import WeakKeyDictionary
 
 from accord.domain.entries import Entry, StoredValue, parse_id
 from accord.domain.errors import AccordError, FieldReadOnly, InvalidValue
@@ -319,18 +318,16 @@ def render_flat(field: Field, entry: Entry, schema: Schema) -> str:
 
 
 FlatField = tuple[str, Callable[[Entry], str]]
-_FLAT: "WeakKeyDictionary[Schema, dict[int, list[FlatField]]]" = WeakKeyDictionary()
 
 
 def flat_fields(schema: Schema, directory: Directory) -> list[FlatField]:
     """(code, render) for each field of a directory: `render_flat`, worked out once per
     schema, since a listing renders every field of every entry."""
-    by_directory = _FLAT.setdefault(schema, {})
-    if directory.id not in by_directory:
-        by_directory[directory.id] = [
-            (f.code, _flat(f, schema)) for f in schema.fields_of(directory)
-        ]
-    return by_directory[directory.id]
+    return schema.derived(_flat_fields, directory)
+
+
+def _flat_fields(schema: Schema, directory: Directory) -> list[FlatField]:
+    return [(f.code, _flat(f, schema)) for f in schema.fields_of(directory)]
 
 
 def _flat(field: Field, schema: Schema) -> Callable[[Entry], str]:

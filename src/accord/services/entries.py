@@ -2,7 +2,6 @@
 
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import replace
-from weakref import WeakKeyDictionary
 
 from accord.domain.entries import Entry, EntryRef, StoredValue
 from accord.domain.errors import (
@@ -137,21 +136,17 @@ def _ask_contacts(
 
 
 _NAMING_TYPES = frozenset({FieldType.CREATOR, FieldType.LINK, FieldType.USER, FieldType.GROUP})
-_NAMING: "WeakKeyDictionary[Schema, dict[int, tuple[Field, ...]]]" = WeakKeyDictionary()
 
 
 def _naming_fields(schema: Schema, directory: Directory) -> tuple[Field, ...]:
     """The fields of `directory` that render names read from elsewhere (users, entries,
     groups), worked out once per schema: most fields need none, and a point read
     went through them all for nothing."""
-    by_directory = _NAMING.get(schema)
-    if by_directory is None:
-        by_directory = _NAMING[schema] = {}
-    found = by_directory.get(directory.id)
-    if found is None:
-        fields = schema.fields_of(directory)
-        found = by_directory[directory.id] = tuple(f for f in fields if f.type in _NAMING_TYPES)
-    return found
+    return schema.derived(_naming_fields_of, directory)
+
+
+def _naming_fields_of(schema: Schema, directory: Directory) -> tuple[Field, ...]:
+    return tuple(f for f in schema.fields_of(directory) if f.type in _NAMING_TYPES)
 
 
 def _name_request(fields: Iterable[Field], entries: Sequence[Entry]) -> NameRequest:

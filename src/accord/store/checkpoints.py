@@ -14,6 +14,7 @@ import logging
 import threading
 
 import sqlalchemy as sa
+from sqlalchemy.pool import PoolProxiedConnection
 
 _log = logging.getLogger(__name__)
 
@@ -72,8 +73,8 @@ class Checkpointer:
         finally:
             connection.close()
 
-    def _checkpoint(self, connection: object) -> None:
-        cursor = connection.cursor()  # type: ignore[attr-defined]
+    def _checkpoint(self, connection: PoolProxiedConnection) -> None:
+        cursor = connection.cursor()
         try:
             # PASSIVE: copies what no reader still needs, never waits for a lock.
             cursor.execute("PRAGMA wal_checkpoint(PASSIVE)")

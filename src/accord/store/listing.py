@@ -59,7 +59,8 @@ _OPS = {
 }
 _TOP = "\U0010ffff"
 _BEFORE_EVERY_ROW, _PAST_EVERY_ROW = -1, 2**63 - 1
-"""Row keys below and above every entry's (a page with no cursor starts there)."""
+"""Row keys below and above every entry's (a page in id order with no cursor starts
+there, up or down)."""
 
 
 def page(
@@ -100,14 +101,14 @@ def _in_index_order(
 ) -> list[tuple[Entry, tuple[Any, ...]]]:
     """A page in id order, walking the holders of `key` (a condition every match
     passes) in the value index's order, which is id order."""
+    if after is not None:
+        start = t.entry_row_key(directory_id, int(after[0]))
+    else:
+        start = _PAST_EVERY_ROW if descending else _BEFORE_EVERY_ROW
     others = [c for c in _required(condition) if c is not key]
     if not others:
         # The commonest page of all, one statement on the driver: building and compiling
         # the query below, and SQLAlchemy's processing of 50 rows, cost a third of it.
-        if after is not None:
-            start = t.entry_row_key(directory_id, int(after[0]))
-        else:
-            start = _PAST_EVERY_ROW if descending else _BEFORE_EVERY_ROW
         rows = driver.holders_page(
             connection,
             directory_id,
@@ -129,10 +130,8 @@ def _in_index_order(
         # `+ 0` keeps SQLite off the directory index: the value index leads.
         .where(held.c.field_id == key.field_id, held.c.key == key.keys[0])
         .where((_E.directory_id + 0) == directory_id, *rest)
+        .where(row < start if descending else row > start)
     )
-    if after is not None:
-        bound = t.entry_row_key(directory_id, int(after[0]))
-        query = query.where(row < bound if descending else row > bound)
     query = query.order_by(row.desc() if descending else row.asc()).limit(limit)
     entries = [entry_from_row(r) for r in connection.execute(query)]
     return [(entry, (entry.id,)) for entry in entries]
