@@ -220,6 +220,7 @@ class Loader:
                 if r.entries
             )
             print(f"  {code.lower():9} up to {last:>8,}: {by}", flush=True)
+            refresh_statistics(self.database)
 
 
 def _prepare(tx: Transaction) -> str:
@@ -377,6 +378,21 @@ def _rows_of(connection: sa.Connection, directory_id: int, number: int) -> objec
         .order_by(h.field_code)
     ).all()
     return (tuple(entry[1:]), [tuple(r) for r in index], [tuple(r) for r in history])
+
+
+def refresh_statistics(database: Database) -> None:
+    """PostgreSQL: ANALYZE, as autovacuum would after so many new rows.
+
+    This machine's PostgreSQL runs with autovacuum off. Without fresh statistics the
+    planner still believes a field holds the few hundred values it held when the tables
+    were small, and looks up a batch's 1000 unique keys by scanning all of the field's
+    values (20 ms at 100,000 companies, growing with the load) instead of 1000 index
+    probes (2.5 ms)."""
+    if database.engine.dialect.name != "postgresql":
+        return
+    with database.engine.connect() as connection:
+        connection.execute(sa.text("ANALYZE"))
+        connection.commit()
 
 
 def entry_counts(database: Database) -> dict[str, int]:

@@ -168,6 +168,7 @@ def load_companies(
         rate.entries += last - first + 1
         if rate.entries % 100_000 < per_transaction or last == companies:
             print(f"  {last:>9,} companies, {rate.per_second:,.0f}/s", flush=True)
+            legacy.refresh_statistics(database)
     return rate
 
 
