@@ -188,10 +188,29 @@ def _executemany(connection: sa.Connection, sql: str, rows: Sequence[Sequence[An
 
 
 def _insert(connection: sa.Connection, table: str, rows: Sequence[Sequence[Any]]) -> None:
+    if connection.dialect.name == "postgresql":
+        _copy(connection, table, rows)
+        return
     for start in range(0, len(rows), ROWS_PER_INSERT):
         chunk = rows[start : start + ROWS_PER_INSERT]
         sql = _insert_sql(connection.dialect.name, table, len(chunk))
         driver.execute(connection, sql, [value for row in chunk for value in row])
+
+
+def _copy(connection: sa.Connection, table: str, rows: Sequence[Sequence[Any]]) -> None:
+    """PostgreSQL: the rows through COPY. A multi-row INSERT of 1000 history rows took 38
+    ms, of which psycopg spent 12 turning its 9000 placeholders into PostgreSQL's (a
+    statement that long is not cached); COPY takes 21. Constraints hold as for INSERT: a
+    taken unique value fails the COPY, as it would the INSERT."""
+    sql = f"COPY {table} ({', '.join(_INSERTS[table])}) FROM STDIN"
+    with driver.translated_errors(connection, sql):
+        cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
+        try:
+            with cursor.copy(sql) as copy:
+                for row in rows:
+                    copy.write_row(row)
+        finally:
+            cursor.close()
 
 
 @functools.cache
