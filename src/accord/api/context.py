@@ -17,6 +17,7 @@ from starlette.responses import Response
 
 from accord.api.problems import ApiError
 from accord.domain.errors import InvalidToken
+from accord.domain.rights import GlobalRight
 from accord.domain.users import Actor
 from accord.services import idempotency, tokens
 from accord.services.idempotency import IdempotencyRace, Reply
@@ -102,6 +103,8 @@ async def _call(
 
     def in_transaction(tx: Transaction) -> T:
         use = tokens.authenticate_token(tx, token, edge=EDGE)
+        # As the legacy API does for every command: without it, nothing.
+        use.actor.rights.require(GlobalRight.MAIN_MENU)
         used.append(use)
         return work(tx, use.actor)
 

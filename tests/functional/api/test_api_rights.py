@@ -114,6 +114,24 @@ def test_a_call_lacking_one_right_is_a_403_naming_it_and_changes_nothing(
     assert allowed.status_code == case.call.ok, allowed.text
 
 
+@pytest.mark.parametrize("case", CASES, ids=lambda c: f"{c.call.method} {c.call.path}")
+def test_without_the_main_menu_every_call_is_a_403_as_in_the_legacy_api(
+    clients: Clients, db: Database, case: Case
+):
+    """The legacy API needs "CRM Main Menu" for every command; so does every REST call."""
+    add_user(db, CLERK, ALL_RIGHTS)
+    clerk = clients(create_token(db, CLERK))
+    before = dump(db)
+    for call in (case.call, Call("GET", "/me")):
+        denied = problem(call.send(clerk), 403, "permission_denied")
+        assert denied["detail"] == "Permission denied: CRM Main Menu"
+    assert dump(db) == before
+
+    set_rights(db, CLERK, grant=["main-menu"])
+    allowed = case.call.send(clerk)
+    assert allowed.status_code == case.call.ok, allowed.text
+
+
 def test_rights_held_through_a_group_count_as_a_users_own(clients: Clients, db: Database):
     manager = clients(create_token(db, "manager"))  # companies.all through the group Sales
     assert manager.post("/companies", json={"org_name": "Sales Co"}).status_code == 201
