@@ -1,7 +1,14 @@
 import pytest
 
-from accord.domain.errors import AccordError, DirectoryNotFound, PermissionDenied
-from accord.domain.rights import Action, GlobalRight, Rights, directory_right_title, parse_grant
+from accord.domain.errors import DirectoryNotFound, PermissionDenied
+from accord.domain.rights import (
+    Action,
+    GlobalRight,
+    Rights,
+    UnknownRight,
+    directory_right_title,
+    parse_grant,
+)
 from accord.domain.schema import Directory
 from tests.unit.fakes import COMPANIES, CONTACTS, PRODUCTS, SCHEMA
 
@@ -55,8 +62,35 @@ def test_grants_are_named_by_directory_code_name_or_alias() -> None:
     assert parse_grant("companies.edit", SCHEMA) == [("edit", COMPANIES)]
     assert parse_grant("CLIENTS.view", SCHEMA) == [("view", COMPANIES)]
     assert [a for a, _ in parse_grant("contacts.all", SCHEMA)] == ["view", "add", "edit", "remove"]
-    for bad in ("companies.fly", "nothing", "dictionaries.eat"):
-        with pytest.raises(AccordError):
+    for bad in ("companies.fly", "nothing", "contacts.everything"):
+        with pytest.raises(UnknownRight) as unknown:
             parse_grant(bad, SCHEMA)
-    with pytest.raises(DirectoryNotFound):
-        parse_grant("planets.view", SCHEMA)
+        assert (unknown.value.code, unknown.value.field) == ("unknown_right", "right")
+        assert unknown.value.message == f"Unknown right: {bad}"
+    for elsewhere in ("planets.view", "dictionaries.eat"):
+        with pytest.raises(DirectoryNotFound):
+            parse_grant(elsewhere, SCHEMA)
+
+
+ALL_DIRECTORIES = frozenset({COMPANIES.id, CONTACTS.id, PRODUCTS.id})
+
+
+@pytest.mark.parametrize(
+    "rights",
+    [
+        Rights(is_admin=True),
+        Rights(global_rights=frozenset(GlobalRight)),
+    ],
+)
+def test_a_token_limited_to_directories_keeps_the_main_menu_but_no_dictionary_right(
+    rights: Rights,
+) -> None:
+    limited = rights.limited(
+        read_only=False, directory_ids=frozenset({CONTACTS.id}), all_directories=ALL_DIRECTORIES
+    )
+    assert limited.has(GlobalRight.MAIN_MENU)
+    assert not limited.has(GlobalRight.DICTIONARY_ADD)
+    assert not limited.has(GlobalRight.DICTIONARY_REMOVE)
+    full = rights.limited(read_only=False, directory_ids=None, all_directories=ALL_DIRECTORIES)
+    assert full.has(GlobalRight.DICTIONARY_ADD)
+    assert full.has(GlobalRight.DICTIONARY_REMOVE)

@@ -6,9 +6,19 @@ from accord.domain.text import has_invalid_characters
 MAX_NAME_LENGTH = 255
 
 
-def checked_name(name: str, what: str = "name") -> str:
-    """`name` trimmed, or a clear error if it is empty, too long or unprintable."""
+class InvalidName(AccordError):
+    """A name (a login, a group's, a field's, ...) that is empty, too long or unprintable."""
+
+    code = "invalid_name"
+
+    def __init__(self, what: str) -> None:
+        super().__init__(f"A {what} is 1 to {MAX_NAME_LENGTH} printable characters")
+
+
+def checked_name(name: str, what: str = "name", *, field: str = "name") -> str:
+    """`name` trimmed, or InvalidName about `field` (where a request carries it) if it is
+    empty, too long or unprintable."""
     text = name.strip()
     if not text or len(text) > MAX_NAME_LENGTH or has_invalid_characters(text):
-        raise AccordError(f"A {what} is 1 to {MAX_NAME_LENGTH} printable characters")
+        raise InvalidName(what).about(field)
     return text

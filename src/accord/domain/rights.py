@@ -5,6 +5,7 @@ from enum import StrEnum
 
 from accord.domain.errors import AccordError, PermissionDenied
 from accord.domain.schema import COMPANIES, CONTACTS, TRANSACTIONS, Directory, Schema
+from accord.domain.text import printable
 
 
 class GlobalRight(StrEnum):
@@ -39,6 +40,15 @@ _VENDOR_TITLES = {
     (CONTACTS, Action.EDIT): "Edit contacts",
     (TRANSACTIONS, Action.VIEW): "Search CRM transactions",
 }
+
+
+class UnknownRight(AccordError):
+    """A grant names no right Accord has (see `parse_grant`)."""
+
+    code = "unknown_right"
+
+    def __init__(self, text: str) -> None:
+        super().__init__(f"Unknown right: {printable(text)}")
 
 
 def directory_right_title(action: Action, directory: Directory) -> str:
@@ -79,7 +89,9 @@ class Rights:
         """These rights as far as a token allows: never more than they are.
 
         A read-only token keeps the right to view; a token limited to some directories
-        keeps their rights only. Either way administration is left out.
+        keeps their rights only, and of the global rights only the main menu: dictionaries
+        are shared by every directory, so adding or removing a value would reach entries
+        and fields outside the token's directories. Either way administration is left out.
         """
         if not read_only and directory_ids is None:
             return self
@@ -89,6 +101,8 @@ class Rights:
         if directory_ids is not None:
             held = frozenset((d, a) for d, a in held if d in directory_ids)
         globals_ = set(GlobalRight) if self.is_admin else set(self.global_rights)
+        if directory_ids is not None:
+            globals_ &= {GlobalRight.MAIN_MENU}
         if read_only:
             held = frozenset((d, a) for d, a in held if a is Action.VIEW)
             globals_ &= {GlobalRight.MAIN_MENU}
@@ -107,10 +121,10 @@ def parse_grant(text: str, schema: Schema) -> list[tuple[str, Directory | None]]
         return [(wanted, None)]
     directory_name, _, action = wanted.rpartition(".")
     if not directory_name:
-        raise AccordError(f"Unknown right: {text}")
+        raise UnknownRight(text).about("right")
     directory = schema.find_directory(directory_name)
     if action == "all":
         return [(a.value, directory) for a in Action]
     if action not in {a.value for a in Action}:
-        raise AccordError(f"Unknown right: {text}")
+        raise UnknownRight(text).about("right")
     return [(action, directory)]

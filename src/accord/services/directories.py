@@ -12,11 +12,50 @@ from accord.store import schema as store
 from accord.store.database import Transaction
 
 _DIRECTORY_CODE = re.compile(r"[A-Z][A-Z0-9_]{1,63}")
+_CUSTOM_FIELD_PREFIX = "clients_field_"
+
+
+class InvalidDirectoryCode(AccordError):
+    code = "invalid_directory_code"
+
+    def __init__(self) -> None:
+        super().__init__("A directory code is 2 to 64 letters, digits or _, starting with a letter")
+        self.field = "code"
+
+
+class InvalidFieldOption(AccordError):
+    """Options of a field that do not go together, or one that cannot change."""
+
+    code = "invalid_field_option"
+
+    def __init__(self, message: str, option: str) -> None:
+        super().__init__(message)
+        self.field = option
+
+
+class BuiltinField(AccordError):
+    """A change to a built-in field other than its display name."""
+
+    code = "builtin_field"
+
+    def __init__(self, which: Field, option: str) -> None:
+        super().__init__(
+            f"Field '{which.name}' ({which.code}) is built in: only its name can change"
+        )
+        self.field = option
 
 
 def new_field_code() -> str:
     """A custom field's code: generated once, never changed (spec section 3)."""
-    return f"clients_field_{uuid.uuid4()}"
+    return f"{_CUSTOM_FIELD_PREFIX}{uuid.uuid4()}"
+
+
+def is_builtin(directory: Directory, field: Field) -> bool:
+    """Whether Accord made the field rather than an administrator: a built-in directory's
+    own fields (spec section 3) and every directory's name field. Clients rely on their
+    kind, so only their display name is the administrators' to change."""
+    custom = field.code.startswith(_CUSTOM_FIELD_PREFIX)
+    return field.code == directory.name_field or (directory.builtin and not custom)
 
 
 def add_directory(tx: Transaction, code: str, name: str, *, actor: Actor) -> Directory:
@@ -24,9 +63,7 @@ def add_directory(tx: Transaction, code: str, name: str, *, actor: Actor) -> Dir
     actor.rights.require_admin()
     code = code.strip().upper()
     if not _DIRECTORY_CODE.fullmatch(code):
-        raise AccordError(
-            "A directory code is 2 to 64 letters, digits or _, starting with a letter"
-        )
+        raise InvalidDirectoryCode
     name = checked_name(name)
     for existing in tx.schema.directories:
         if existing.code == code or name_form(existing.name) == name_form(name):
@@ -65,13 +102,21 @@ def add_field(
         raise Conflict(f"Field '{name}' already exists in {directory.name}")
     needs_dictionary = kind in (FieldType.DICTIONARY, FieldType.POSITION)
     if needs_dictionary != (dictionary is not None):
-        raise AccordError("A dictionary or position field, and only those, name a dictionary")
+        raise InvalidFieldOption(
+            "A dictionary or position field, and only those, name a dictionary", "dictionary"
+        )
     if (kind is FieldType.LINK) != (link_to is not None):
-        raise AccordError("A link field, and only a link field, names the directory it links to")
+        raise InvalidFieldOption(
+            "A link field, and only a link field, names the directory it links to", "link_to"
+        )
     if multiple and not kind.can_be_multiple:
-        raise AccordError("Only dictionary and link fields can hold several values")
+        raise InvalidFieldOption(
+            "Only dictionary and link fields can hold several values", "multiple"
+        )
     if unique and (multiple or kind not in _UNIQUE_TYPES):
-        raise AccordError("Only single text, e-mail, URL and number fields can be unique")
+        raise InvalidFieldOption(
+            "Only single text, e-mail, URL and number fields can be unique", "unique"
+        )
     field = Field(
         0,
         directory.id,
@@ -93,12 +138,14 @@ _UNIQUE_TYPES = (FieldType.TEXT, FieldType.EMAIL, FieldType.URL, FieldType.NUMBE
 
 
 ALTERABLE = frozenset({"name", "required"})
+_ALTERABLE_TYPES = "name is a string and required a boolean"
 
 
 def alter_field(
     tx: Transaction, directory_name: str, code: str, changes: dict[str, object], *, actor: Actor
 ) -> Field:
-    """Rename a field or make it (not) required; its code never changes."""
+    """Rename a field or make it (not) required; its code never changes, and of a
+    built-in field (`is_builtin`) only the name does."""
     actor.rights.require_admin()
     schema = tx.schema
     directory = schema.find_directory(directory_name)
@@ -107,12 +154,17 @@ def alter_field(
         raise FieldNotFound(code)
     unknown = sorted(set(changes) - ALTERABLE)
     if unknown:
-        raise AccordError(
-            f"Only {', '.join(sorted(ALTERABLE))} can change; not {', '.join(unknown)}"
+        raise InvalidFieldOption(
+            f"Only {', '.join(sorted(ALTERABLE))} can change; not {', '.join(unknown)}",
+            unknown[0],
         )
     name, required = changes.get("name", field.name), changes.get("required", field.required)
-    if not isinstance(name, str) or not isinstance(required, bool):
-        raise AccordError("name is a string and required a boolean")
+    if not isinstance(name, str):
+        raise InvalidFieldOption(_ALTERABLE_TYPES, "name")
+    if not isinstance(required, bool):
+        raise InvalidFieldOption(_ALTERABLE_TYPES, "required")
+    if required != field.required and is_builtin(directory, field):
+        raise BuiltinField(field, "required")
     name = checked_name(name)
     clash = schema.field_by_name(directory, name)
     if clash is not None and clash.id != field.id:

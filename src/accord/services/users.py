@@ -1,8 +1,8 @@
 """Users, groups and grants: administered by administrators (and the CLI)."""
 
 from accord.domain.errors import AccordError, Conflict, InvalidQuery
-from accord.domain.names import MAX_NAME_LENGTH, checked_name
-from accord.domain.rights import parse_grant
+from accord.domain.names import MAX_NAME_LENGTH, InvalidName, checked_name
+from accord.domain.rights import UnknownRight, parse_grant
 from accord.domain.text import fold, has_invalid_characters, printable
 from accord.domain.users import Actor, Group, User
 from accord.services.transactions import now
@@ -41,6 +41,22 @@ class GrantNotFound(AccordError):
         super().__init__(f"Grant not found: {grant_id}")
 
 
+class InvalidEmail(AccordError):
+    code = "invalid_email"
+
+    def __init__(self) -> None:
+        super().__init__(f"An e-mail address is at most {MAX_NAME_LENGTH} printable characters")
+
+
+class OneHolderRequired(AccordError):
+    """A grant names both a user and a group, or neither: it is held by exactly one."""
+
+    code = "one_holder_required"
+
+    def __init__(self) -> None:
+        super().__init__("Name either a user or a group")
+
+
 class OwnAccount(AccordError):
     """An administrator tried to lock themselves out (disable or demote their own user)."""
 
@@ -63,7 +79,7 @@ def add_user(
 ) -> User:
     """A new active user; logins are unique, case-insensitively."""
     actor.rights.require_admin()
-    login = _checked_key_name(login, "login")
+    login = _checked_key_name(login, "login", field="login")
     if store.find_user(tx.connection, login) is not None:
         raise Conflict(f"User '{login}' already exists")
     user = store.insert_user(
@@ -72,7 +88,9 @@ def add_user(
         email=_checked_email(email),
         is_admin=is_admin,
         at=now(),
-        display_name=checked_name(display_name, "display name") if display_name.strip() else None,
+        display_name=checked_name(display_name, "display name", field="display_name")
+        if display_name.strip()
+        else None,
     )
     tx.changed("auth")
     return user
@@ -126,7 +144,7 @@ def update_user(
     if email is not None:
         changes["email"] = _checked_email(email)
     if display_name is not None:
-        changes["display_name"] = checked_name(display_name, "display name")
+        changes["display_name"] = checked_name(display_name, "display name", field="display_name")
     if is_active is not None:
         changes["is_active"] = is_active
     if is_admin is not None:
@@ -147,18 +165,18 @@ def get_user(tx: Transaction, login: str) -> User:
     return user
 
 
-def _checked_key_name(name: str, what: str) -> str:
+def _checked_key_name(name: str, what: str, *, field: str = "name") -> str:
     """A name that is also stored case-folded, in a column no longer than the name's."""
-    text = checked_name(name, what)
+    text = checked_name(name, what, field=field)
     if len(fold(text)) > MAX_NAME_LENGTH:  # "ß" folds to "ss"
-        raise AccordError(f"A {what} is 1 to {MAX_NAME_LENGTH} printable characters")
+        raise InvalidName(what).about(field)
     return text
 
 
 def _checked_email(email: str) -> str:
     text = email.strip()
     if len(text) > MAX_NAME_LENGTH or has_invalid_characters(text):
-        raise AccordError(f"An e-mail address is at most {MAX_NAME_LENGTH} printable characters")
+        raise InvalidEmail().about("email")
     return text
 
 
@@ -277,7 +295,10 @@ def list_grants(
     rows = store.grants(tx.connection, **holder)
     if right is None:
         return rows
-    named = {(name, d.id if d else None) for name, d in parse_grant(right, tx.schema)}
+    try:
+        named = {(name, d.id if d else None) for name, d in parse_grant(right, tx.schema)}
+    except UnknownRight as error:  # a filter of a listing: a bad query, as a bad filter is
+        raise InvalidQuery(error.message).about("right") from error
     return [row for row in rows if (row.right, row.directory_id) in named]
 
 
@@ -299,7 +320,7 @@ def revoke_grant(tx: Transaction, grant_id: int, *, actor: Actor) -> None:
 
 def _holder(tx: Transaction, user: str | None, group: str | None) -> dict[str, int | None]:
     if (user is None) == (group is None):
-        raise AccordError("Name either a user or a group")
+        raise OneHolderRequired
     if user is not None:
         return {"user_id": get_user(tx, user).id, "group_id": None}
     assert group is not None

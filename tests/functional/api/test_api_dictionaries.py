@@ -211,11 +211,40 @@ def test_adding_a_value_needs_the_add_right(client_of: ClientOf, db: Database) -
     assert state(db) == before
 
 
-def test_a_token_limited_to_directories_keeps_the_dictionary_rights(client_of: ClientOf) -> None:
-    manager = client_of("manager", directories=["CONTACTS"])
-    colors = by_name(manager, "Colors")
-    added = manager.ok("POST", f"/dictionaries/{colors['id']}/values", 201, json={"label": "Teal"})
-    assert added["label"] == "Teal"
+def test_a_token_limited_to_directories_changes_no_dictionary(
+    client_of: ClientOf, db: Database, legacy: Legacy
+) -> None:
+    # Dictionaries are shared by every directory: Type is the companies', and a value
+    # removed would leave company 11 (Vandelay Industries), outside the token's scope.
+    admin = client_of("admin")
+    types = by_name(admin, "Type")
+    vendor = next(v for v in types["values"] if v["label"] == "Vendor")
+    assert admin.entry("/companies/11")["org_type"] == "Vendor"
+    values = f"/dictionaries/{types['id']}/values"
+    before = state(db)
+    for limited in (
+        client_of("admin", directories=["CONTACTS"]),
+        client_of("manager", directories=["CONTACTS"]),  # holds dictionaries.add
+    ):
+        removal = limited.delete(f"{values}/{vendor['id']}")
+        problem(removal, 403, "permission_denied", detail=REMOVE_RIGHT)
+        addition = limited.post(values, json={"label": "Supplier"})
+        problem(addition, 403, "permission_denied", detail=ADD_RIGHT)
+    assert state(db) == before
+    company = admin.entry("/companies/11")
+    assert (company["org_type"], company["version"]) == ("Vendor", 1)
+    # The same users keep their rights with a full token and through the legacy API.
+    assert client_of("manager").ok("POST", values, 201, json={"label": "Supplier"})
+    removed = legacy("removedictionaryvalue", dictionaryName="Type", valuetoremove="Supplier")
+    assert removed["success"] is True, removed
+
+
+def test_a_token_limited_to_contacts_still_types_a_new_position(client_of: ClientOf) -> None:
+    # A new Position label needs the contact's edit right only (docs/decisions.md).
+    limited = client_of("manager", directories=["CONTACTS"])
+    edited = limited.ok("PATCH", "/contacts/6", json={"contact_position": "Astronaut"})
+    assert edited["contact_position"] == "Astronaut"
+    assert "Astronaut" in labels(limited, "Position")
 
 
 def test_a_repeated_idempotency_key_adds_the_value_once(admin: Api) -> None:

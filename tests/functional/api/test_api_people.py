@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from accord.services.transactions import Database
-from tests.functional.api_support import Api, ClientOf, add_user, problem
+from tests.functional.api_support import Api, ClientOf, add_user, error_fields, problem
 from tests.support import Legacy, LiveServer, dump
 
 ADMINISTRATOR = "Permission denied: Administrator"
@@ -96,28 +96,45 @@ def test_a_location_names_any_login_or_group_name(admin: Api, path: str, name: s
     assert admin.ok("GET", location.removeprefix("/api/v1")) == response.json()
 
 
+LOGIN_RULE = "A login is 1 to 255 printable characters"
+EMAIL_RULE = "An e-mail address is at most 255 printable characters"
+
+
 @pytest.mark.parametrize(
-    ("body", "status", "code"),
+    ("body", "status", "code", "field"),
     [
-        ({"login": "ADMIN"}, 409, "conflict"),
-        ({"login": "   "}, 422, "error"),
-        ({"login": "tab\x01bed"}, 422, "error"),
-        ({"login": "ß" * 200}, 422, "error"),  # folds to 400 characters
-        ({"login": "bob", "email": "bob\x00@example"}, 422, "error"),
-        ({"login": ""}, 422, "invalid_request"),
-        ({"login": "x" * 256}, 422, "invalid_request"),
-        ({"login": "bob", "email": "x" * 256}, 422, "invalid_request"),
-        ({"login": "bob", "is_admin": "perhaps"}, 422, "invalid_request"),
-        ({"login": "bob", "password": "secret"}, 422, "invalid_request"),
-        ({"email": "bob@example"}, 422, "invalid_request"),
+        ({"login": "ADMIN"}, 409, "conflict", None),
+        ({"login": "   "}, 422, "invalid_name", "login"),
+        ({"login": "tab\x01bed"}, 422, "invalid_name", "login"),
+        ({"login": "ß" * 200}, 422, "invalid_name", "login"),  # folds to 400 characters
+        ({"login": "bob", "display_name": "\x07"}, 422, "invalid_name", "display_name"),
+        ({"login": "bob", "email": "bob\x00@example"}, 422, "invalid_email", "email"),
+        ({"login": ""}, 422, "invalid_request", None),
+        ({"login": "x" * 256}, 422, "invalid_request", None),
+        ({"login": "bob", "email": "x" * 256}, 422, "invalid_request", None),
+        ({"login": "bob", "is_admin": "perhaps"}, 422, "invalid_request", None),
+        ({"login": "bob", "password": "secret"}, 422, "invalid_request", None),
+        ({"email": "bob@example"}, 422, "invalid_request", None),
     ],
 )
 def test_a_refused_user_changes_nothing(
-    admin: Api, db: Database, body: dict[str, Any], status: int, code: str
+    admin: Api, db: Database, body: dict[str, Any], status: int, code: str, field: str | None
 ) -> None:
     before = state(db)
-    problem(admin.post("/users", json=body), status, code)
+    refused = problem(admin.post("/users", json=body), status, code)
+    if field is not None:
+        assert error_fields(refused) == {field: code}
     assert state(db) == before
+
+
+def test_a_refused_name_or_e_mail_says_what_a_valid_one_is(admin: Api) -> None:
+    login = problem(admin.post("/users", json={"login": " "}), 422, "invalid_name")
+    assert login["detail"] == LOGIN_RULE
+    assert login["errors"] == [{"field": "login", "code": "invalid_name", "message": LOGIN_RULE}]
+    email = problem(
+        admin.post("/users", json={"login": "bob", "email": "\x00"}), 422, "invalid_email"
+    )
+    assert email["detail"] == EMAIL_RULE
 
 
 def test_a_user_disabled_through_rest_can_call_neither_api(
@@ -191,8 +208,8 @@ def test_an_administrator_cannot_lock_themselves_out(
 @pytest.mark.parametrize(
     ("changes", "code"),
     [
-        ({"display_name": "  "}, "error"),
-        ({"email": "a\x00b"}, "error"),
+        ({"display_name": "  "}, "invalid_name"),
+        ({"email": "a\x00b"}, "invalid_email"),
         ({"display_name": ""}, "invalid_request"),
         ({"is_active": "no"}, "invalid_request"),
         ({"login": "vera"}, "invalid_request"),
@@ -290,8 +307,8 @@ def test_a_member_taken_out_of_a_group_loses_its_rights(
     ("body", "status", "code"),
     [
         ({"name": "sales"}, 409, "conflict"),
-        ({"name": " "}, 422, "error"),
-        ({"name": "ß" * 200}, 422, "error"),
+        ({"name": " "}, 422, "invalid_name"),
+        ({"name": "ß" * 200}, 422, "invalid_name"),
         ({"name": ""}, 422, "invalid_request"),
         ({"name": "x" * 256}, 422, "invalid_request"),
         ({"name": "Support", "members": []}, 422, "invalid_request"),
@@ -424,10 +441,10 @@ def test_a_global_right_granted_to_a_group(admin: Api, legacy: Legacy) -> None:
         (
             {"right": "companies.fly", "user": "viewer"},
             422,
-            "error",
+            "unknown_right",
             "Unknown right: companies.fly",
         ),
-        ({"right": "fly", "user": "viewer"}, 422, "error", "Unknown right: fly"),
+        ({"right": "fly", "user": "viewer"}, 422, "unknown_right", "Unknown right: fly"),
         (
             {"right": "nowhere.view", "user": "viewer"},
             404,
@@ -437,10 +454,10 @@ def test_a_global_right_granted_to_a_group(admin: Api, legacy: Legacy) -> None:
         (
             {"right": "main-menu", "user": "viewer", "group": "Sales"},
             422,
-            "error",
+            "one_holder_required",
             "Name either a user or a group",
         ),
-        ({"right": "main-menu"}, 422, "error", "Name either a user or a group"),
+        ({"right": "main-menu"}, 422, "one_holder_required", "Name either a user or a group"),
         ({"right": "", "user": "viewer"}, 422, "invalid_request", None),
         ({"right": "x" * 301, "user": "viewer"}, 422, "invalid_request", None),
         ({"right": "main-menu", "user": "viewer", "until": "2030"}, 422, "invalid_request", None),
@@ -455,11 +472,21 @@ def test_a_refused_grant_changes_nothing(
     assert state(db) == before
 
 
+def test_an_unknown_right_is_an_error_about_the_right(admin: Api) -> None:
+    body = {"right": "companies.fly", "user": "viewer"}
+    refused = problem(admin.post("/grants", json=body), 422, "unknown_right")
+    assert error_fields(refused) == {"right": "unknown_right"}
+
+
 def test_a_listing_of_grants_names_one_holder(admin: Api) -> None:
     both = {"user": "viewer", "group": "Sales"}
     problem(admin.get("/grants", params=both), 400, "invalid_query")
     problem(admin.get("/grants", params={"holder": "viewer"}), 400, "invalid_query")
-    problem(admin.get("/grants", params={"right": "fly"}), 422, "error")
+    unknown = problem(admin.get("/grants", params={"right": "fly"}), 400, "invalid_query")
+    assert (unknown["detail"], error_fields(unknown)) == (
+        "Unknown right: fly",
+        {"right": "invalid_query"},
+    )
     problem(admin.get("/grants/0"), 422, "invalid_request")
 
 
