@@ -3,17 +3,21 @@
 httptools, uvicorn's fast HTTP parser, refuses a URL longer than 65,535 bytes before any
 application sees it, with a plain-text 400. The legacy API promises a JSON reply to
 every call (clients read `success` and treat other statuses as transport failures), so
-such a request gets the envelope the app gives a body over the size limit.
+such a request to a legacy path gets the envelope the app gives a body over the size
+limit; any other gets a 414 as problem JSON, the form of every REST API error.
 """
 
 import gc
 from typing import Any
+from urllib.parse import unquote, urlsplit
 
 import uvicorn
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
+from accord.api import problems
 from accord.app import create_app
 from accord.legacy.render import MEDIA_TYPE, failure
+from accord.legacy.routes import API_PATH, UPDATE_NOM_PATH
 from accord.services.transactions import Database
 from accord.settings import Settings
 
@@ -22,18 +26,40 @@ GC_YOUNG_OBJECTS = 10_000
 """Allocations between two collections of the youngest generation (Python's default: 700)."""
 
 
+LEGACY_PATHS = (API_PATH, UPDATE_NOM_PATH)
+URL_TOO_LONG = (
+    f"The URL is longer than the {MAX_URL_BYTES:,} bytes this server reads"
+    " (a long filter fits in the body of POST .../search)"
+)
+LONGEST_INSTANCE = 1000
+"""A path up to this long is named in the 414 problem as its `instance`."""
+
+
 class AccordHttpProtocol(HttpToolsProtocol):
     def send_400_response(self, msg: str) -> None:
         if len(self.url) <= MAX_URL_BYTES:
             super().send_400_response(msg)
             return
-        body = failure("Request too large")
+        path = _path(self.url)
+        if path in LEGACY_PATHS:
+            self._send_and_close(b"200 OK", MEDIA_TYPE, failure("Request too large"))
+            return
+        instance = path if len(path) <= LONGEST_INSTANCE else ""
+        body = problems.problem_body(414, "uri_too_long", URL_TOO_LONG, instance=instance)
+        self._send_and_close(b"414 URI Too Long", problems.MEDIA_TYPE, body)
+
+    def _send_and_close(self, status: bytes, media_type: str, body: bytes) -> None:
         head = (
-            b"HTTP/1.1 200 OK\r\ncontent-type: " + MEDIA_TYPE.encode() + b"\r\n"
+            b"HTTP/1.1 " + status + b"\r\ncontent-type: " + media_type.encode() + b"\r\n"
             b"content-length: " + str(len(body)).encode() + b"\r\nconnection: close\r\n\r\n"
         )
         self.transport.write(head + body)
         self.transport.close()
+
+
+def _path(target: bytes) -> str:
+    """The path a request target names, percent-decoded (as routing sees it)."""
+    return unquote(urlsplit(target.decode("latin-1")).path)
 
 
 def config(settings: Settings, database: Database, **options: Any) -> uvicorn.Config:

@@ -108,9 +108,35 @@ def test_the_json_form_means_the_same() -> None:
     assert fields_named(text) == {"org_name", "org_type", "org_www"}
 
 
+def json_value(value: object) -> object:
+    """The literal a JSON comparison's value becomes."""
+    compared = filter_from_json({"field": "a", "op": "eq", "value": value})
+    assert isinstance(compared, Compare)
+    return compared.value
+
+
+def test_json_numbers_are_exact_decimals_in_plain_digits() -> None:
+    # An exact JSON reader gives fractions and exponents as Decimal, an ordinary one floats
+    assert json_value(Decimal("10.50")) == Decimal("10.5")
+    assert str(json_value(Decimal("1E+3"))) == "1000"
+    assert str(json_value(Decimal("1.5E-3"))) == "0.0015"
+    assert str(json_value(Decimal("-0E+5"))) == "0"
+    assert str(json_value(Decimal("12345678901234567890.5"))) == "12345678901234567890.5"
+    assert json_value(10.5) == Decimal("10.5")
+    assert json_value(0.1) == Decimal("0.1")  # the float's shortest form, not its binary value
+    assert json_value(7) == Decimal(7)
+    assert filter_from_json({"field": "a", "op": "in", "value": [Decimal("2.5"), 1]}) == OneOf(
+        "a", (Decimal("2.5"), Decimal(1))
+    )
+
+
 @pytest.mark.parametrize(
     ("data", "message"),
     [
+        ({"field": "a", "op": "eq", "value": Decimal("1E+101")}, "filter.value: expected a number"),
+        ({"field": "a", "op": "in", "value": [Decimal("1E-101")]}, "between 1e-100 and 1e100"),
+        ({"field": "a", "op": "eq", "value": float("inf")}, "filter.value: expected a number"),
+        ({"field": "a", "op": "eq", "value": float("nan")}, "filter.value: expected a number"),
         ([], "filter: expected an object"),
         ({"and": []}, "filter.and: expected a non-empty list"),
         ({"field": "a"}, "expected 'field' and 'op'"),

@@ -1,4 +1,4 @@
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
@@ -65,6 +65,26 @@ def test_system_columns() -> None:
     assert bound("created_at lt '2026-01-01T00:00:00+00:00'") == ColumnIs(
         "created_at", "lt", (datetime.fromisoformat("2026-01-01T00:00:00+00:00"),)
     )
+
+
+def moment_in(text: str) -> datetime:
+    """The time a filter on one system column compares with."""
+    condition = bound(text)
+    assert isinstance(condition, ColumnIs)
+    [moment] = condition.values
+    assert isinstance(moment, datetime)
+    return moment
+
+
+def test_a_time_keeps_its_offset_and_without_one_is_utc() -> None:
+    offset = moment_in("created_at gt '2026-11-28T14:00:00+01:00'")
+    assert offset == datetime(2026, 11, 28, 13, 0, tzinfo=UTC)
+    assert offset.utcoffset() == timedelta(hours=1)
+    for text in ("2026-11-28T13:00:00", "2026-11-28 13:00", "2026-11-28T13:00:00Z"):
+        moment = moment_in(f"updated_at le '{text}'")
+        assert moment == datetime(2026, 11, 28, 13, tzinfo=UTC)
+        assert moment.utcoffset() == timedelta(0)
+    assert moment_in("created_at ge '2026-11-28'") == datetime(2026, 11, 28, tzinfo=UTC)
 
 
 def test_combinations_keep_their_shape() -> None:

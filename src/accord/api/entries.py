@@ -30,6 +30,10 @@ from accord.services.idempotency import Reply
 from accord.services.transactions import Transaction
 
 MERGE_PATCH = "application/merge-patch+json"
+ENTRY = "/{entry_id:int}"
+"""An entry's path: only digits route to it, so `/companies/abc` names nothing there (404
+`not_found`, as any unknown path) and `PUT /companies/search` is a 405; an id that is a
+number out of range (`0`) is refused as a path the API understood (422)."""
 EntryId = Annotated[int, Path(ge=1, le=2**31 - 1, description="The entry's id in its directory")]
 Payload = Annotated[dict[str, Any], Body(description="Field values by field code")]
 IfMatch = Annotated[
@@ -97,7 +101,7 @@ def routes(base: str, code_of: Callable[..., Awaitable[str]], tag: str) -> APIRo
         return await batch.write_batch(request, code, body)
 
     @router.get(
-        "/{entry_id}",
+        ENTRY,
         response_model=EntryModel,
         responses={**ENTRY_REPLIES, **NOT_MODIFIED},
         summary="Read an entry",
@@ -132,7 +136,7 @@ def routes(base: str, code_of: Callable[..., Awaitable[str]], tag: str) -> APIRo
         return await write_once(request, work)
 
     @router.put(
-        "/{entry_id}",
+        ENTRY,
         response_model=EntryModel,
         responses=ENTRY_REPLIES,
         summary="Replace an entry",
@@ -144,7 +148,7 @@ def routes(base: str, code_of: Callable[..., Awaitable[str]], tag: str) -> APIRo
         return await _update(request, code, entry_id, payload, if_match, replace=True)
 
     @router.patch(
-        "/{entry_id}",
+        ENTRY,
         response_model=EntryModel,
         responses=ENTRY_REPLIES,
         summary="Change some fields (JSON Merge Patch, RFC 7396)",
@@ -158,7 +162,7 @@ def routes(base: str, code_of: Callable[..., Awaitable[str]], tag: str) -> APIRo
     ) -> Response:
         return await _update(request, code, entry_id, payload, if_match, replace=False)
 
-    @router.delete("/{entry_id}", status_code=204, summary="Delete an entry")
+    @router.delete(ENTRY, status_code=204, summary="Delete an entry")
     async def delete_entry(
         request: Request, code: Code, entry_id: EntryId, if_match: IfMatch = None
     ) -> Response:
@@ -173,7 +177,7 @@ def routes(base: str, code_of: Callable[..., Awaitable[str]], tag: str) -> APIRo
         await write(request, work)
         return Response(status_code=204)
 
-    @router.get("/{entry_id}/history", response_model=HistoryModel, summary="An entry's history")
+    @router.get(f"{ENTRY}/history", response_model=HistoryModel, summary="An entry's history")
     async def entry_history(request: Request, code: Code, entry_id: EntryId) -> Response:
         def work(tx: Transaction, actor: Actor) -> bytes:
             directory = tx.schema.find_directory(code)

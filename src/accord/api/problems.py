@@ -63,6 +63,19 @@ def problem(
     errors: list[dict[str, Any]] | None = None,
     headers: Mapping[str, str] | None = None,
 ) -> Response:
+    body = problem_body(status, code, detail, instance=instance, errors=errors)
+    return Response(body, status_code=status, media_type=MEDIA_TYPE, headers=headers)
+
+
+def problem_body(
+    status: int,
+    code: str,
+    detail: str,
+    *,
+    instance: str = "",
+    errors: list[dict[str, Any]] | None = None,
+) -> bytes:
+    """The problem JSON of an error (what `problem` answers, for the server to send itself)."""
     body: dict[str, Any] = {
         "type": f"urn:accord:problem:{code}",
         "title": HTTPStatus(status).phrase,
@@ -74,7 +87,7 @@ def problem(
         body["instance"] = instance
     if errors:
         body["errors"] = errors
-    return Response(orjson.dumps(body), status_code=status, media_type=MEDIA_TYPE, headers=headers)
+    return orjson.dumps(body)
 
 
 def from_error(error: AccordError, instance: str = "") -> Response:
@@ -115,6 +128,9 @@ def install(app: FastAPI, prefix: str) -> None:
 
     async def validation_error(request: Request, error: Exception) -> Response:
         assert isinstance(error, RequestValidationError)
+        malformed = _malformed_json(error)
+        if malformed:
+            return problem(400, "invalid_json", malformed, instance=request.url.path)
         errors = [
             {
                 "field": ".".join(str(p) for p in e.get("loc", ())[1:]) or "body",
@@ -154,6 +170,26 @@ def install(app: FastAPI, prefix: str) -> None:
     app.add_exception_handler(AccordError, domain_error)
     app.add_exception_handler(RequestValidationError, validation_error)
     app.add_exception_handler(StarletteHTTPException, http_error)
+
+
+def _malformed_json(error: RequestValidationError) -> str:
+    """What is wrong with a body that is not JSON, and where ("" if it is JSON).
+
+    FastAPI reports it as a validation error at `("body", <character offset>)`; the
+    offset is no field, so the reply gives it in words, as filter syntax errors do.
+    """
+    for e in error.errors():
+        if e.get("type") == "json_invalid":
+            position = int(e["loc"][-1])
+            text = error.body if isinstance(error.body, str) else ""
+            line = text.count("\n", 0, position) + 1
+            column = position - text.rfind("\n", 0, position)
+            reason = str(e.get("ctx", {}).get("error", "JSON decode error"))
+            return (
+                f"The body is not valid JSON: {reason} at position {position}"
+                f" (line {line}, column {column})"
+            )
+    return ""
 
 
 def _allowed_methods(request: Request) -> list[str]:

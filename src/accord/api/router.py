@@ -33,6 +33,7 @@ ERRORS: dict[int | str, dict[str, Any]] = problem_responses(
         (404, "Not found"),
         (409, "Conflict"),
         (412, "Stale version (If-Match)"),
+        (414, "URL too long (over 65,535 bytes: send a long filter to .../search)"),
         (422, "Invalid content"),
         (429, "Too many requests"),
     ]

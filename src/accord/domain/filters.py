@@ -18,6 +18,9 @@ from accord.domain.errors import AccordError, InvalidQuery
 COMPARISONS = ("eq", "ne", "lt", "le", "gt", "ge", "contains", "icontains", "startswith")
 MAX_DEPTH = 32
 MAX_TERMS = 200
+MAX_EXPONENT = 100
+"""How far from 1 a number in a JSON filter may be (`1e100`), so that none spells out as
+thousands of digits."""
 
 Literal = str | Decimal | bool
 
@@ -232,6 +235,8 @@ class _Parser:
 #   {"field": "org_name", "op": "eq", "value": "Acme"},
 #   {"field": "org_type", "op": "in", "value": ["Lead", "Client"]},
 #   {"field": "org_www", "op": "is_null"} / {"field": "org_www", "op": "is_not_null"}
+# Numbers compare by exact value: a reader that keeps every digit (the API's) gives
+# fractions as Decimal (`10.5`, `1e3`), which never go through a float.
 
 
 def filter_from_json(data: Any, path: str = "filter", depth: int = 0) -> Filter:
@@ -280,9 +285,23 @@ def _json_comparison(data: dict[str, Any], path: str) -> Filter:
 def _json_literal(value: Any, path: str) -> Literal:
     if isinstance(value, bool | str):
         return value
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        return Decimal(str(value))
+    if isinstance(value, int):
+        return Decimal(value)
+    if isinstance(value, Decimal | float):
+        # A Decimal as an exact JSON reader gives it; a float's shortest repr otherwise
+        return _plain_number(value if isinstance(value, Decimal) else Decimal(repr(value)), path)
     raise InvalidQuery(f"{path}: expected a string, a number or a boolean")
+
+
+def _plain_number(number: Decimal, path: str) -> Decimal:
+    """`number` in plain digits, as the text grammar writes numbers (`1e3` is 1000)."""
+    if number.is_zero():
+        return Decimal(0)
+    if not number.is_finite() or abs(number.adjusted()) > MAX_EXPONENT:
+        raise InvalidQuery(
+            f"{path}: expected a number between 1e-{MAX_EXPONENT} and 1e{MAX_EXPONENT} in size"
+        )
+    return Decimal(format(number, "f"))
 
 
 def fields_named(node: Filter) -> set[str]:

@@ -9,7 +9,7 @@ import base64
 import binascii
 import hashlib
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -242,9 +242,11 @@ def _column_value(column: str, value: Literal) -> int | datetime:
         raise InvalidQuery(f"'id' takes whole numbers, not {shown(value)}")
     if isinstance(value, str):
         try:
-            return datetime.fromisoformat(value)
+            moment = datetime.fromisoformat(value)
         except ValueError:
             pass
+        else:  # without an offset, UTC (the zone the API writes its times in)
+            return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
     raise InvalidQuery(f"'{column}' takes ISO 8601 date-times, not {shown(value)}")
 
 

@@ -113,8 +113,8 @@ def _entry(row: Sequence[Any]) -> Entry:
 # On the driver itself, as `store.driver` does for the hottest reads: SQLAlchemy's
 # execution layer processes every parameter of every row (~10 us a row here), which
 # costs more than SQLite's insert. The values are converted as SQLAlchemy's types
-# would: JSON as orjson's text, timestamps as SQLite's text form (PostgreSQL's driver
-# adapts datetimes itself).
+# would: JSON as orjson's text, timestamps by `tables.UtcDateTime` (in UTC; on SQLite,
+# as its text form).
 
 
 @dataclass(frozen=True, slots=True)
@@ -222,10 +222,9 @@ def _insert_sql(dialect: str, table: str, count: int) -> str:
 
 
 def _time(connection: sa.Connection, moment: datetime) -> Any:
-    """A timestamp as SQLAlchemy's type binds it on this database."""
+    """A timestamp as SQLAlchemy's type binds it on this database (in UTC; on SQLite, as
+    the text every other write and every comparison uses)."""
     dialect = connection.dialect
-    if dialect.name != "sqlite":
-        return moment
     process = t.history.c.at.type.dialect_impl(dialect).bind_processor(dialect)
     return moment if process is None else process(moment)
 

@@ -40,7 +40,15 @@ def make_engine(url: str, *, sqlite_synchronous: str = "FULL") -> sa.Engine:
         return _sqlite_engine(parsed, sqlite_synchronous, options)
     # No pre-ping: it costs a round trip per request. A connection the server dropped
     # fails its first statement, and `services.transactions.run` runs the work again.
-    return sa.create_engine(parsed, pool_size=10, pool_recycle=1800, **options)
+    # Sessions in UTC: timestamps come back as UTC whatever the server's own time zone,
+    # as on SQLite (the driver-level reads hand them on as they come).
+    return sa.create_engine(
+        parsed,
+        pool_size=10,
+        pool_recycle=1800,
+        connect_args={"options": "-c timezone=UTC"},
+        **options,
+    )
 
 
 def _sqlite_engine(url: URL, synchronous: str, options: dict[str, Any]) -> sa.Engine:

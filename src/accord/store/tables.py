@@ -25,10 +25,23 @@ Json = sa.JSON().with_variant(postgresql.JSONB(), "postgresql")
 
 
 class UtcDateTime(sa.TypeDecorator[datetime]):
-    """A moment, always read back as an aware UTC datetime (SQLite keeps no offset)."""
+    """A moment, always read back as an aware UTC datetime (SQLite keeps no offset).
+
+    SQLite keeps a moment as text in UTC without an offset (`2026-11-28 13:33:00.000000`)
+    and compares it as text, and its DateTime drops an offset it is given: so an aware
+    datetime is bound as its UTC time, and a naive one is taken to be UTC already (on
+    PostgreSQL too, where it would otherwise mean the session's time zone).
+    """
 
     impl = sa.DateTime(timezone=True)
     cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
 
     def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
         if value is None or value.tzinfo is not None:

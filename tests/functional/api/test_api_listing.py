@@ -3,15 +3,20 @@ unknown parameters. The demo's products, companies, contacts and transactions, p
 custom fields on products, are the data."""
 
 import base64
+import http.client
 import json
+import operator
+from datetime import UTC, datetime, timedelta, timezone
+from http import HTTPStatus
 from typing import Any
+from urllib.parse import quote
 
 import pytest
 
 from accord.domain.schema import FieldType
 from accord.services.transactions import Database
 from tests.functional.api_support import Api, add_field, problem, set_values
-from tests.support import custom_field
+from tests.support import API_PATH, LiveServer, custom_field
 
 PRODUCTS = "/directories/PRODUCTS/entries"
 TRANSACTIONS = "/directories/TRANSACTIONS/entries"
@@ -326,6 +331,137 @@ def test_a_json_filter_is_checked_against_the_fields_as_the_text_form_is(
     assert fragment in body["detail"]
 
 
+# Numbers in a JSON filter: fractions and exponents, compared exactly
+
+JSON = {"content-type": "application/json"}
+BIG = "12345678901234567890"  # with a fraction, more digits than a float keeps
+
+
+@pytest.fixture
+def priced(api: Api) -> dict[str, int]:
+    """Product ids by price: the demo's four, and five more around 10.5 and far above."""
+    found = {"10": 1, "5.5": 2, "2.5": 3, "100": 4}
+    for price in ("10.49", "10.5", "10.51", f"{BIG}.4", f"{BIG}.5"):
+        body = f'{{"product_name": "Priced {price}", "product_price": {price}}}'
+        found[price] = api.ok("POST", PRODUCTS, 201, content=body, headers=JSON)["id"]
+    return found
+
+
+def searched(api: Api, path: str, json_filter: str) -> Any:
+    """A search's reply, for a filter written as JSON text (numbers exactly as written)."""
+    body = f'{{"filter": {json_filter}, "limit": 1000}}'
+    return api.post(f"{path}/search", content=body, headers=JSON)
+
+
+@pytest.mark.parametrize(
+    ("op", "value", "prices"),
+    [
+        ("gt", "10.5", ["10.51", "100", f"{BIG}.4", f"{BIG}.5"]),
+        ("ge", "10.50", ["10.5", "10.51", "100", f"{BIG}.4", f"{BIG}.5"]),
+        ("lt", "10.5", ["2.5", "5.5", "10", "10.49"]),
+        ("le", "10.5", ["2.5", "5.5", "10", "10.49", "10.5"]),
+        ("eq", "10.5", ["10.5"]),
+        ("ne", "10.5", ["10", "5.5", "2.5", "100", "10.49", "10.51", f"{BIG}.4", f"{BIG}.5"]),
+        ("eq", "1.05e1", ["10.5"]),
+        ("eq", "1e2", ["100"]),
+        ("lt", "1E+1", ["2.5", "5.5"]),
+        ("eq", "-0.0", []),
+        ("gt", f"{BIG}.4", [f"{BIG}.5"]),
+        ("eq", f"{BIG}.5", [f"{BIG}.5"]),
+        ("in", "[10.49, 10.51, 2.5]", ["10.49", "10.51", "2.5"]),
+        ("in", "[1e2, 5.50, 7.25]", ["100", "5.5"]),
+    ],
+)
+def test_a_json_filter_compares_fractions_and_exponents_exactly(
+    api: Api, priced: dict[str, int], op: str, value: str, prices: list[str]
+):
+    response = searched(
+        api, PRODUCTS, f'{{"field": "product_price", "op": "{op}", "value": {value}}}'
+    )
+    assert response.status_code == 200, response.text
+    assert [item["id"] for item in response.json()["items"]] == sorted(priced[p] for p in prices)
+
+
+def test_whole_numbers_written_with_a_fraction_or_an_exponent_name_ids(api: Api):
+    response = searched(api, "/companies", '{"field": "id", "op": "in", "value": [1.0, 3e0]}')
+    assert [item["id"] for item in response.json()["items"]] == [1, 3]
+    refused = searched(api, "/companies", '{"field": "id", "op": "eq", "value": 1.5}')
+    assert "'id' takes whole numbers, not 1.5" in problem(refused, 400, "invalid_query")["detail"]
+
+
+@pytest.mark.parametrize("value", ["1e101", "-1e101", "1e-101", "[10.5, 1e999999]"])
+def test_a_json_number_too_far_from_one_is_a_400_naming_it(api: Api, value: str):
+    op = "in" if value.startswith("[") else "eq"
+    json_filter = f'{{"field": "product_price", "op": "{op}", "value": {value}}}'
+    body = problem(searched(api, PRODUCTS, json_filter), 400, "invalid_query")
+    assert body["detail"] == "filter.value: expected a number between 1e-100 and 1e100 in size"
+
+
+# Times: compared as moments, whatever offset a filter writes them with
+
+COMPARE = {
+    "lt": operator.lt,
+    "le": operator.le,
+    "gt": operator.gt,
+    "ge": operator.ge,
+    "eq": operator.eq,
+    "ne": operator.ne,
+}
+
+
+def moments(api: Api, column: str) -> dict[int, datetime]:
+    """Each product's `column` (created_at, updated_at), by id."""
+    return {item["id"]: datetime.fromisoformat(item[column]) for item in api.items(PRODUCTS)}
+
+
+def written(moment: datetime, hours: int) -> str:
+    """`moment` in ISO 8601 with a UTC offset of `hours` (`...T14:33:00+01:00`)."""
+    return moment.astimezone(timezone(timedelta(hours=hours))).isoformat()
+
+
+@pytest.mark.parametrize("hours", [1, -5])
+def test_a_time_filter_compares_moments_whatever_the_offset_written(api: Api, hours: int):
+    for column in ("created_at", "updated_at"):
+        held = moments(api, column)
+        for minutes in (-30, 0, 30):
+            moment = held[1] + timedelta(minutes=minutes)
+            for op, holds in COMPARE.items():
+                expression = f"{column} {op} '{written(moment, hours)}'"
+                expected = [i for i, at in held.items() if holds(at, moment)]
+                assert ids(api, PRODUCTS, filter=expression) == expected, expression
+    json_filter = f'{{"field": "updated_at", "op": "le", "value": "{written(held[1], hours)}"}}'
+    expected = [i for i, at in held.items() if at <= held[1]]
+    assert [item["id"] for item in searched(api, PRODUCTS, json_filter).json()["items"]] == expected
+
+
+def use_time_zone(db: Database, zone: str) -> None:
+    """Make PostgreSQL's sessions on this database run in `zone` from now on."""
+    with db.engine.connect() as connection:
+        connection.exec_driver_sql(
+            f"ALTER DATABASE {db.engine.url.database} SET TimeZone = '{zone}'"
+        )
+        connection.commit()
+    db.engine.dispose()
+
+
+def test_a_time_without_an_offset_is_utc_whatever_the_database_zone(api: Api, db: Database):
+    if db.engine.dialect.name == "postgresql":
+        use_time_zone(db, "America/New_York")
+    held = moments(api, "created_at")
+    # Read back in UTC too, whatever zone the database's sessions would default to.
+    assert {moment.utcoffset() for moment in held.values()} == {timedelta(0)}
+    for minutes in (-30, 0, 30):
+        moment = held[1] + timedelta(minutes=minutes)
+        naive = moment.astimezone(UTC).replace(tzinfo=None).isoformat()
+        for op, holds in COMPARE.items():
+            expected = [i for i, at in held.items() if holds(at, moment)]
+            assert ids(api, PRODUCTS, filter=f"created_at {op} '{naive}'") == expected, op
+    day = held[1].astimezone(UTC).date()  # a date alone is midnight UTC of that day
+    midnight = datetime(day.year, day.month, day.day, tzinfo=UTC)
+    expected = [i for i, at in held.items() if at >= midnight]
+    assert ids(api, PRODUCTS, filter=f"created_at ge '{day.isoformat()}'") == expected
+
+
 def test_a_search_body_takes_paging_sorting_and_fields(api: Api):
     body = {"filter": "org_type eq 'Client'", "sort": "-org_name", "limit": 3, "count": True}
     first = api.ok("POST", "/companies/search", json={**body, "fields": ["org_name"]})
@@ -591,6 +727,44 @@ def test_an_unknown_query_parameter_on_a_write_is_refused_and_writes_nothing(api
     )
     assert "dry_run" in body["detail"]
     assert ids(api, "/companies", filter="org_name eq 'Param Co'") == []
+
+
+# A URL over 64 KiB (uvicorn's parser reads no more)
+
+
+def raw_get(server: LiveServer, target: str, token: str) -> tuple[int, str, bytes]:
+    """GET a request target as is, however long (httpx refuses URLs over 64 KB)."""
+    connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=60)
+    try:
+        connection.request("GET", target, headers={"Authorization": f"Bearer {token}"})
+        response = connection.getresponse()
+        return response.status, response.getheader("content-type", ""), response.read()
+    finally:
+        connection.close()
+
+
+@pytest.mark.parametrize("path", ["/api/v1/companies", "/api/v1/nothing-here", "/"])
+def test_a_url_over_64_kib_is_a_414_problem_outside_the_legacy_api(
+    server: LiveServer, token: str, path: str
+):
+    listed = ",".join(str(n) for n in range(1, 12_100))  # an 85 KB query string
+    target = f"{path}?filter=" + quote(f"id in ({listed})")
+    assert len(target) > 85_000
+    status, content_type, body = raw_get(server, target, token)
+    assert (status, content_type) == (414, "application/problem+json"), body[:300]
+    assert json.loads(body) == {
+        "type": "urn:accord:problem:uri_too_long",
+        "title": HTTPStatus(414).phrase,  # "Request-URI Too Long" before Python 3.13
+        "status": 414,
+        "detail": "The URL is longer than the 65,535 bytes this server reads"
+        " (a long filter fits in the body of POST .../search)",
+        "code": "uri_too_long",
+        "instance": path,
+    }
+    legacy = f"{API_PATH}?{quote(f'id in ({listed})')}"
+    status, content_type, body = raw_get(server, legacy, token)
+    assert (status, content_type) == (200, "application/json; charset=utf-8"), body[:300]
+    assert json.loads(body) == {"success": False, "details": "Request too large"}
 
 
 # Cursors

@@ -10,7 +10,7 @@ import pytest
 from accord.domain.schema import FieldType
 from accord.services.transactions import Database
 from tests.functional.api_support import Api, Clients, add_field, add_user, create_token, problem
-from tests.support import Legacy, custom_field
+from tests.support import Legacy, custom_field, dump
 
 
 @pytest.fixture
@@ -242,6 +242,37 @@ def test_the_same_directory_answers_under_each_of_its_paths(api: Api):
 )
 def test_what_does_not_exist_is_a_404_problem(api: Api, path: str, code: str):
     problem(api.get(path), 404, code)
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("GET", "/companies/abc"),
+        ("GET", "/contacts/1.5"),
+        ("GET", "/directories/PRODUCTS/entries/x1"),
+        ("GET", "/companies/-3"),
+        ("GET", "/companies/%20"),
+        ("GET", "/companies/abc/history"),
+        ("PUT", "/companies/abc"),
+        ("PATCH", "/companies/abc"),
+        ("DELETE", "/contacts/abc"),
+    ],
+)
+def test_an_entry_id_that_is_no_number_names_nothing_404(
+    api: Api, db: Database, method: str, path: str
+):
+    before = dump(db)
+    body = {"org_name": "X"} if method in ("PUT", "PATCH") else None
+    problem(api.request(method, path, json=body), 404, "not_found", detail="Not Found")
+    assert dump(db) == before
+
+
+@pytest.mark.parametrize("method", ["GET", "PUT", "PATCH", "DELETE"])
+@pytest.mark.parametrize("path", ["/companies/search", "/directories/PRODUCTS/entries/batch"])
+def test_search_and_batch_take_only_post_405(api: Api, method: str, path: str):
+    response = api.request(method, path)
+    problem(response, 405, "method_not_allowed")
+    assert response.headers["allow"] == "POST"
 
 
 def test_a_method_a_route_does_not_have_is_a_405_problem_naming_those_it_has(api: Api):

@@ -270,6 +270,33 @@ def test_a_body_that_is_not_a_json_object_is_refused(api: Api, content: bytes, c
     assert matching(api, "/companies", "id gt 16") == []
 
 
+@pytest.mark.parametrize(
+    ("method", "path", "content", "where"),
+    [
+        ("POST", "/companies", '{"org_name": "X",}', "position 17 (line 1, column 18)"),
+        ("POST", "/companies", '{"org_name":\n  "X"', "position 18 (line 2, column 6)"),
+        ("POST", "/companies", "{bad json", "position 1 (line 1, column 2)"),
+        ("POST", "/companies", '{"org_name": "X", "n": NaN}', "position 23 (line 1, column 24)"),
+        ("PUT", "/companies/1", '{"org_name": -Infinity}', "position 13 (line 1, column 14)"),
+        ("PATCH", "/companies/1", "{'org_name': 'X'}", "position 1 (line 1, column 2)"),
+        ("POST", "/companies/search", '{"filter": "id eq 1" "limit": 5}', "position 21"),
+        ("POST", PRODUCTS + "/batch", '{"entries": [}', "position 13 (line 1, column 14)"),
+        ("POST", "/dictionaries", '{"name": "Sizes"', "position 16 (line 1, column 17)"),
+    ],
+)
+def test_malformed_json_is_a_400_saying_where_and_changes_nothing(
+    api: Api, db: Database, method: str, path: str, content: str, where: str
+):
+    before = dump(db)
+    headers = {"content-type": "application/json"}
+    response = api.request(method, path, content=content, headers=headers)
+    body = problem(response, 400, "invalid_json")
+    assert body["detail"].startswith("The body is not valid JSON: "), body
+    assert where in body["detail"], body
+    assert "errors" not in body  # a character offset is no field
+    assert dump(db) == before
+
+
 def test_writing_a_computed_field_is_ignored_so_a_read_body_can_be_sent_back(api: Api):
     created = api.ok(
         "POST", "/companies", 201, json={"org_name": "Computed", "org_people": [{"id": 1}]}
@@ -475,12 +502,23 @@ def test_a_directory_an_administrator_adds_takes_entries_at_once(api: Api):
     [
         ("/directories", {"code": "CLIENTS", "name": "Other"}, 409, "conflict"),
         ("/directories", {"code": "OTHER", "name": "companies"}, 409, "conflict"),
-        ("/directories", {"code": "bad code!", "name": "Bad"}, 422, None),
+        ("/directories", {"code": "bad code!", "name": "Bad"}, 422, "invalid_directory_code"),
+        ("/directories", {"code": "OK", "name": " "}, 422, "invalid_name"),
         ("/directories", {"code": "OK", "name": "Fine", "extra": 1}, 422, "invalid_request"),
         ("/directories/CLIENTS/fields", {"name": "Website", "type": "text"}, 409, "conflict"),
         ("/directories/CLIENTS/fields", {"name": "X", "type": "nope"}, 422, "invalid_request"),
-        ("/directories/CLIENTS/fields", {"name": "X", "type": "dictionary"}, 422, None),
-        ("/directories/CLIENTS/fields", {"name": "X", "type": "text", "multiple": True}, 422, None),
+        (
+            "/directories/CLIENTS/fields",
+            {"name": "X", "type": "dictionary"},
+            422,
+            "invalid_field_option",
+        ),
+        (
+            "/directories/CLIENTS/fields",
+            {"name": "X", "type": "text", "multiple": True},
+            422,
+            "invalid_field_option",
+        ),
         ("/directories/NOPE/fields", {"name": "X", "type": "text"}, 404, "directory_not_found"),
     ],
 )
@@ -501,9 +539,10 @@ def test_a_refused_directory_or_field_is_a_problem_and_changes_nothing(
     ("field", "changes", "status", "code"),
     [
         ("nope", {"name": "X"}, 404, "field_not_found"),
-        ("org_www", {"type": "text"}, 422, None),
+        ("org_www", {"type": "text"}, 422, "invalid_field_option"),
         ("org_www", {"name": "Company name"}, 409, "conflict"),
-        ("org_www", {"required": "yes"}, 422, None),
+        ("org_www", {"required": "yes"}, 422, "invalid_field_option"),
+        ("org_www", {"name": "\x00"}, 422, "invalid_name"),
     ],
 )
 def test_a_refused_field_change_is_a_problem_and_changes_nothing(
@@ -517,3 +556,97 @@ def test_a_refused_field_change_is_a_problem_and_changes_nothing(
     if code is not None:
         assert response.json()["code"] == code
     assert dump(db) == before
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "field"),
+    [
+        ("/directories", {"code": "bad code!", "name": "Bad"}, "code"),
+        ("/directories/CLIENTS/fields", {"name": "X", "type": "dictionary"}, "dictionary"),
+        ("/directories/CLIENTS/fields", {"name": "X", "type": "link"}, "link_to"),
+        (
+            "/directories/CLIENTS/fields",
+            {"name": "X", "type": "text", "multiple": True},
+            "multiple",
+        ),
+        ("/directories/CLIENTS/fields", {"name": "X", "type": "date", "unique": True}, "unique"),
+        ("/directories/CLIENTS/fields", {"name": "", "type": "text"}, "name"),
+    ],
+)
+def test_a_refused_directory_or_field_names_the_option_at_fault(
+    api: Api, path: str, body: dict[str, Any], field: str
+):
+    response = api.post(path, json=body)
+    assert response.status_code == 422, response.text
+    assert set(error_fields(response.json())) == {field}
+
+
+BUILT_IN = "is built in: only its name can change"
+
+
+@pytest.mark.parametrize(
+    ("directory", "field", "changes"),
+    [
+        ("CLIENTS", "org_name", {"required": False}),
+        ("CLIENTS", "org_www", {"required": True}),
+        ("CONTACTS", "contact_name", {"name": "Name", "required": False}),
+        ("PRODUCTS", "product_name", {"required": False}),
+        ("TRANSACTIONS", "transaction_amount", {"required": True}),
+    ],
+)
+def test_only_the_name_of_a_built_in_field_can_change(
+    api: Api, db: Database, directory: str, field: str, changes: dict[str, Any]
+):
+    api.ok("GET", "/me")
+    before = dump(db)
+    path = f"/directories/{directory}/fields/{field}"
+    refused = problem(api.patch(path, json=changes), 422, "builtin_field")
+    assert f"({field}) {BUILT_IN}" in refused["detail"]
+    assert error_fields(refused) == {"required": "builtin_field"}
+    assert dump(db) == before
+
+
+def test_a_built_in_field_is_renamed_and_stays_required(api: Api, legacy: Legacy):
+    problem(
+        api.patch("/directories/CLIENTS/fields/org_name", json={"required": False}),
+        422,
+        "builtin_field",
+        detail=f"Field 'Company name' (org_name) {BUILT_IN}",
+    )
+    missing = problem(api.post("/companies", json={"org_name": None}), 422, "field_required")
+    assert set(error_fields(missing)) == {"org_name"}
+    # Its name, and its required flag sent back as it is, can change.
+    path = "/directories/CLIENTS/fields/org_name"
+    renamed = api.ok("PATCH", path, json={"name": "Organisation", "required": True})
+    assert (renamed["code"], renamed["name"], renamed["required"]) == (
+        "org_name",
+        "Organisation",
+        True,
+    )
+    added = legacy(
+        "updateOrCreateEntity",
+        tableName="CLIENTS",
+        id="",
+        crm_param_1="Organisation",
+        crm_param_1_value="Renamed Co",
+    )
+    assert added["success"], added
+
+
+def test_a_custom_directorys_name_field_stays_required(api: Api, db: Database):
+    directory = api.ok("POST", "/directories", 201, json={"code": "PROJECTS", "name": "Projects"})
+    path = f"/directories/PROJECTS/fields/{directory['name_field']}"
+    before = dump(db)
+    problem(api.patch(path, json={"required": False}), 422, "builtin_field")
+    assert dump(db) == before
+    assert api.ok("PATCH", path, json={"name": "Title"})["required"] is True
+
+
+def test_a_custom_field_of_a_built_in_directory_can_be_made_required(api: Api, db: Database):
+    notes = custom_field(db, "CLIENTS", "Notes")
+    path = f"/directories/CLIENTS/fields/{notes}"
+    assert api.ok("PATCH", path, json={"required": True})["required"] is True
+    missing = problem(api.post("/companies", json={"org_name": "No Notes"}), 422, "field_required")
+    assert set(error_fields(missing)) == {notes}
+    assert api.ok("PATCH", path, json={"required": False})["required"] is False
+    api.ok("POST", "/companies", 201, json={"org_name": "No Notes"})
