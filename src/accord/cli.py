@@ -7,6 +7,7 @@ An error prints one line to stderr and exits with status 1.
 import logging
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from datetime import datetime
 from typing import Annotated, TypeVar
 
 import typer
@@ -27,6 +28,7 @@ from accord.services.transactions import (
     Database,
     DatabaseError,
     Transaction,
+    now,
     open_database,
     run,
 )
@@ -385,14 +387,32 @@ def token_create(
 
 @token_app.command("list")
 def token_list(login: str) -> None:
-    """List a user's tokens: id, name, scope, expiry, last use, state."""
-    for row in _do(lambda tx: tokens.list_tokens(tx, login, actor=CLI), write=False):
-        state = "revoked" if row.revoked_at else "active"
-        scope = "read-only" if row.read_only else "read-write"
-        last = row.last_used_at.isoformat() if row.last_used_at else "never used"
-        typer.echo(
-            f"{row.id}\t{row.name}\t{scope}\t{row.expires_at or 'no expiry'}\t{last}\t{state}"
-        )
+    """List a user's tokens: id, name, scope, expiry, last use, state (active, revoked or
+    expired)."""
+
+    def lines(tx: Transaction) -> list[str]:
+        moment = now()
+        return [
+            f"{row.id}\t{row.name}\t{_scope(row.read_only, row.directory_ids, tx)}\t"
+            f"{_moment(row.expires_at, 'no expiry')}\t{_moment(row.last_used_at, 'never used')}\t"
+            f"{tokens.token_state(row, moment)}"
+            for row in tokens.list_tokens(tx, login, actor=CLI)
+        ]
+
+    for line in _do(lines, write=False):
+        typer.echo(line)
+
+
+def _scope(read_only: bool, directory_ids: tuple[int, ...] | None, tx: Transaction) -> str:
+    """Read-only or read-write, and the only directories a token reaches, if limited."""
+    scope = "read-only" if read_only else "read-write"
+    if directory_ids is None:
+        return scope
+    return f"{scope} in {','.join(tx.schema.directory(i).code for i in directory_ids)}"
+
+
+def _moment(moment: datetime | None, absent: str) -> str:
+    return absent if moment is None else moment.isoformat()
 
 
 @token_app.command("revoke")

@@ -1,4 +1,5 @@
-"""The interactive API docs at /api/v1/docs: served whole by the app, naming no other host."""
+"""The interactive API docs at /api/v1/docs: served whole by the app, naming no other host;
+and what the document says that FastAPI cannot infer from the routes."""
 
 import re
 from collections.abc import Iterator
@@ -95,3 +96,41 @@ def test_a_missing_asset_is_a_problem(http: httpx.Client) -> None:
     response = http.get(f"{DOCS}/assets/nothing.js")
     assert response.status_code == 404
     assert response.headers["content-type"] == "application/problem+json"
+
+
+def test_every_post_and_patch_that_writes_declares_the_idempotency_key(
+    http: httpx.Client,
+) -> None:
+    paths = http.get("/api/v1/openapi.json").json()["paths"]
+    declared, searches = set(), set()
+    for path, operations in paths.items():
+        for method in set(operations) & {"post", "patch"}:
+            where = f"{method.upper()} {path}"
+            headers = [p for p in operations[method].get("parameters", []) if p["in"] == "header"]
+            keys = [p for p in headers if p["name"].lower() == "idempotency-key"]
+            if path.endswith("/search"):  # a read sent as POST for its body: nothing to repeat
+                assert keys == [], where
+                searches.add(where)
+                continue
+            assert len(keys) == 1, where
+            assert keys[0]["required"] is False, where
+            assert keys[0]["schema"] == {"type": "string", "minLength": 1, "maxLength": 255}
+            declared.add(where)
+    assert {
+        "POST /api/v1/users",
+        "PATCH /api/v1/users/{login}",
+        "POST /api/v1/groups",
+        "POST /api/v1/grants",
+        "POST /api/v1/dictionaries",
+        "POST /api/v1/dictionaries/{dictionary_id}/values",
+        "POST /api/v1/directories",
+        "POST /api/v1/directories/{code}/fields",
+        "PATCH /api/v1/directories/{code}/fields/{field_code}",
+        "POST /api/v1/companies",
+        "PATCH /api/v1/companies/{entry_id}",
+        "POST /api/v1/companies/batch",
+    } <= declared
+    assert searches == {
+        f"POST /api/v1{base}/search"
+        for base in ("/companies", "/contacts", "/directories/{code}/entries")
+    }

@@ -12,7 +12,8 @@ import sys
 import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import closing
+from contextlib import closing, contextmanager
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +22,7 @@ import sqlalchemy as sa
 
 from accord.services.transactions import Database, open_database
 from accord.store import migrate
+from tests.functional.api_support import Api, expire_token, problem
 from tests.support import (
     KEY,
     PG_URL,
@@ -36,6 +38,7 @@ FIELD_CODE = re.compile(
     r"clients_field_[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}"
 )
 NOT_UPGRADED = "run `accord db upgrade`"
+TOKEN = re.compile(r"acc_[A-Za-z0-9_-]{43}")
 
 
 class Cli:
@@ -356,6 +359,118 @@ def test_fields_and_dictionaries_added_are_listed_and_used_through_the_api(
     ids = [line.split("\t")[0] for line in tiers]
     assert all(i.isdigit() for i in ids)
     assert len(set(ids)) == 3
+
+
+# REST API tokens
+
+
+@contextmanager
+def rest(server: LiveServer, token: str) -> Iterator[Api]:
+    """A client of the REST API for `token`."""
+    api = Api(server.url, token)
+    try:
+        yield api
+    finally:
+        api.close()
+
+
+def create_token(cli: Cli, *options: str, login: str = "manager") -> tuple[str, str]:
+    """`accord token create`'s line about the token, and the token, alone on the last line."""
+    *said, token = cli("token", "create", login, *options)
+    assert TOKEN.fullmatch(token), token
+    assert len(said) == 1
+    assert token not in said[0]
+    return said[0], token
+
+
+def token_list(cli: Cli, login: str = "manager") -> list[list[str]]:
+    """`accord token list`: id, name, scope, expiry, last use, state, for each token."""
+    return [line.split("\t") for line in cli("token", "list", login)]
+
+
+def test_a_token_acts_as_its_user_over_rest_with_all_its_rights(
+    cli: Cli, server: LiveServer
+) -> None:
+    said, token = create_token(cli)
+    assert re.fullmatch(r"token \d+ for manager: read-write, all directories, expires never", said)
+    with rest(server, token) as api:
+        assert api.ok("GET", "/me")["login"] == "manager"
+        created = api.ok("POST", "/companies", 201, json={"org_name": "Token Co"})
+        assert created["org_name"] == "Token Co"
+        assert api.ok("GET", "/directories/PRODUCTS/entries")["items"]
+
+
+def test_a_read_only_token_reads_and_is_refused_any_write(cli: Cli, server: LiveServer) -> None:
+    said, token = create_token(cli, "--read-only")
+    assert re.fullmatch(r"token \d+ for manager: read-only, all directories, expires never", said)
+    with rest(server, token) as api:
+        assert api.ok("GET", "/companies")["items"]
+        problem(api.post("/companies", json={"org_name": "Refused Co"}), 403, "permission_denied")
+        problem(api.patch("/contacts/1", json={"contact_phone": "1"}), 403, "permission_denied")
+        assert api.ok("GET", "/companies", params={"q": "Refused Co"})["items"] == []
+    [[_, _, scope, *_]] = token_list(cli)
+    assert scope == "read-only"
+
+
+def test_a_token_limited_to_directories_is_refused_the_others(cli: Cli, server: LiveServer) -> None:
+    said, token = create_token(cli, "--directory", "contacts", "--directory", "PRODUCTS")
+    assert re.fullmatch(r"token \d+ for manager: read-write, 2 dir\., expires never", said)
+    with rest(server, token) as api:
+        assert api.ok("GET", "/contacts")["items"]
+        assert api.ok("POST", "/contacts", 201, json={"contact_name": "Scoped Person"})
+        assert api.ok("GET", "/directories/PRODUCTS/entries")["items"]
+        problem(api.get("/companies"), 403, "permission_denied")
+        problem(api.post("/companies", json={"org_name": "Out Of Scope"}), 403, "permission_denied")
+    [[_, _, scope, *_]] = token_list(cli)
+    assert scope == "read-write in CONTACTS,PRODUCTS"
+
+
+def test_a_token_expiring_in_days_shows_its_expiry_and_works_until_it_expires(
+    cli: Cli, server: LiveServer, db: Database
+) -> None:
+    before = datetime.now(UTC)
+    said, token = create_token(cli, "--expires", "30")
+    after = datetime.now(UTC)
+    days = {(moment + timedelta(days=30)).date().isoformat() for moment in (before, after)}
+    assert re.fullmatch(r"token \d+ for manager: read-write, all directories, expires (.+)", said)
+    assert said.rsplit(" ", 1)[1] in days
+    [[token_id, _, _, expiry, _, state]] = token_list(cli)
+    assert before + timedelta(days=30) <= datetime.fromisoformat(expiry)
+    assert datetime.fromisoformat(expiry) <= after + timedelta(days=30)
+    assert state == "active"
+    with rest(server, token) as api:
+        assert api.ok("GET", "/me")["login"] == "manager"
+    expire_token(db, int(token_id))  # the API refuses it then: see test_api_rights
+    [[_, _, _, _, _, state]] = token_list(cli)
+    assert state == "expired"
+
+
+def test_a_revoked_token_gets_401_at_once(cli: Cli, server: LiveServer) -> None:
+    _, token = create_token(cli)
+    _, other = create_token(cli)
+    [[token_id, *_], [other_id, *_]] = token_list(cli)
+    with rest(server, token) as api, rest(server, other) as still:
+        assert api.ok("GET", "/me")["login"] == "manager"
+        assert cli("token", "revoke", token_id) == [f"token {token_id} revoked"]
+        problem(api.get("/me"), 401, "invalid_token")
+        assert still.ok("GET", "/me")["login"] == "manager"
+    assert [(row[0], row[5]) for row in token_list(cli)] == [
+        (token_id, "revoked"),
+        (other_id, "active"),
+    ]
+    assert cli.fails("token", "revoke", token_id) == f"error: No active token with id {token_id}"
+
+
+def test_a_tokens_last_use_is_recorded_when_it_is_used(cli: Cli, server: LiveServer) -> None:
+    _, token = create_token(cli, "--read-only")
+    [[_, name, _, expiry, last_use, _]] = token_list(cli)
+    assert (name, expiry, last_use) == ("token of manager", "no expiry", "never used")
+    with rest(server, token) as api:
+        before = datetime.now(UTC)
+        api.ok("GET", "/companies/1")
+        after = datetime.now(UTC)
+    [[_, _, _, _, last_use, _]] = token_list(cli)
+    assert before <= datetime.fromisoformat(last_use) <= after
 
 
 # Errors

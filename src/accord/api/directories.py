@@ -7,12 +7,13 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.responses import Response
 
 from accord.api import render
-from accord.api.context import json_response, read, write
+from accord.api.context import json_response, read, write_once
 from accord.api.schemas import FIELD_CHANGES, DirectoryListModel, DirectoryModel, FieldModel
 from accord.domain.rights import Action
 from accord.domain.schema import FieldType
 from accord.domain.users import Actor
 from accord.services import directories
+from accord.services.idempotency import Reply
 from accord.services.transactions import Transaction
 
 router = APIRouter(prefix="/directories", tags=["directories"])
@@ -54,11 +55,11 @@ async def list_directories(request: Request) -> Response:
     summary="Create a custom directory (administrators)",
 )
 async def create_directory(request: Request, new: NewDirectory) -> Response:
-    def work(tx: Transaction, actor: Actor) -> bytes:
+    def work(tx: Transaction, actor: Actor) -> Reply:
         directory = directories.add_directory(tx, new.code, new.name, actor=actor)
-        return render.dumps(render.directory_json(directory, tx.schema))
+        return Reply(201, render.dumps(render.directory_json(directory, tx.schema)), {})
 
-    return json_response(await write(request, work), 201)
+    return await write_once(request, work)
 
 
 @router.get("/{code}", response_model=DirectoryModel, summary="A directory and its fields")
@@ -78,7 +79,7 @@ async def get_directory(request: Request, code: DirectoryCode) -> Response:
     summary="Add a custom field (administrators)",
 )
 async def create_field(request: Request, code: DirectoryCode, new: NewField) -> Response:
-    def work(tx: Transaction, actor: Actor) -> bytes:
+    def work(tx: Transaction, actor: Actor) -> Reply:
         field = directories.add_field(
             tx,
             code,
@@ -91,9 +92,9 @@ async def create_field(request: Request, code: DirectoryCode, new: NewField) -> 
             unique=new.unique,
             actor=actor,
         )
-        return render.dumps(render.field_json(field, tx.schema))
+        return Reply(201, render.dumps(render.field_json(field, tx.schema)), {})
 
-    return json_response(await write(request, work), 201)
+    return await write_once(request, work)
 
 
 @router.patch(
@@ -108,8 +109,8 @@ async def alter_field(
     field_code: Annotated[str, Path(max_length=255)],
     changes: Annotated[dict[str, Any], Body()],
 ) -> Response:
-    def work(tx: Transaction, actor: Actor) -> bytes:
+    def work(tx: Transaction, actor: Actor) -> Reply:
         field = directories.alter_field(tx, code, field_code, changes, actor=actor)
-        return render.dumps(render.field_json(field, tx.schema))
+        return Reply(200, render.dumps(render.field_json(field, tx.schema)), {})
 
-    return json_response(await write(request, work))
+    return await write_once(request, work)

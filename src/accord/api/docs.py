@@ -14,7 +14,7 @@ from fastapi import FastAPI, Request
 from starlette.responses import HTMLResponse, Response
 from starlette.staticfiles import StaticFiles
 
-from accord.api.schemas import ProblemModel
+from accord.api.schemas import IDEMPOTENCY_KEY, ProblemModel
 
 ASSETS = Path(str(files("fastapi_offline") / "static"))
 """swagger-ui-bundle.js and swagger-ui.css (Swagger UI 5), as the package ships them."""
@@ -56,6 +56,12 @@ POLICY = (
 )
 """Only this server's files run on the page (Swagger UI styles some elements inline)."""
 
+WRITES = ("post", "patch")
+"""The methods whose every operation honours an Idempotency-Key (`context.write_once`)."""
+READS_SENT_AS_POST = ("/search",)
+"""Operations that only read, sent as POST to carry a body: repeating them writes nothing,
+so a key would promise nothing (and keeping their pages as replies would cost a write)."""
+
 
 def install(app: FastAPI, prefix: str) -> None:
     """Serve `<prefix>/docs` and complete the document at `app.openapi_url`."""
@@ -77,7 +83,8 @@ def install(app: FastAPI, prefix: str) -> None:
 
 def _complete_openapi(app: FastAPI) -> None:
     """Add what the routes refer to but FastAPI cannot infer: the problem JSON schema
-    (routes name it by `$ref`, see `schemas.problem_responses`)."""
+    (routes name it by `$ref`, see `schemas.problem_responses`), and the Idempotency-Key
+    header every write takes (read from the request, not declared as a parameter)."""
     generate = app.openapi
 
     def openapi() -> dict[str, Any]:
@@ -87,6 +94,24 @@ def _complete_openapi(app: FastAPI) -> None:
             problem = ProblemModel.model_json_schema(ref_template="#/components/schemas/{model}")
             schemas.update(problem.pop("$defs", {}))
             schemas["ProblemModel"] = problem
+        _declare_idempotency_keys(document)
         return document
 
     app.openapi = openapi  # type: ignore[method-assign]  # FastAPI's documented extension point
+
+
+def _declare_idempotency_keys(document: dict[str, Any]) -> None:
+    """Name the Idempotency-Key header on every POST and PATCH that writes, once."""
+    for path, operations in document.get("paths", {}).items():
+        if path.endswith(READS_SENT_AS_POST):
+            continue
+        for method in WRITES:
+            if method not in operations:
+                continue
+            parameters = operations[method].setdefault("parameters", [])
+            if "idempotency-key" not in _header_names(parameters):
+                parameters.append(dict(IDEMPOTENCY_KEY))
+
+
+def _header_names(parameters: list[dict[str, Any]]) -> set[str]:
+    return {str(p.get("name", "")).lower() for p in parameters if p.get("in") == "header"}

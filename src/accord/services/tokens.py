@@ -3,7 +3,7 @@
 import hashlib
 import secrets
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from accord.domain.errors import AccordError, InvalidToken
 from accord.domain.names import checked_name
@@ -18,6 +18,7 @@ from accord.store.database import Transaction
 from accord.store.tokens import TokenRow
 
 PREFIX = "acc_"
+ACTIVE = "active"
 MAX_DAYS = 3650
 
 
@@ -77,13 +78,22 @@ def revoke_token(tx: Transaction, token_id: int, *, actor: Actor) -> None:
     tx.changed("auth")
 
 
+def token_state(row: TokenRow, at: datetime) -> str:
+    """Whether a token works at `at`: ACTIVE, or why not ("revoked", "expired")."""
+    if row.revoked_at is not None:
+        return "revoked"
+    if row.expires_at is not None and row.expires_at <= at:
+        return "expired"
+    return ACTIVE
+
+
 def authenticate_token(tx: Transaction, token: str, *, edge: str) -> TokenUse:
     """The actor a bearer token stands for, its rights cut down to the token's scope."""
     found = tx.cached("auth", ("token", _digest(token)), lambda: _load(tx, token))
     if found is None:
         raise InvalidToken("The bearer token is not valid")
     row, user, rights = found
-    if row.revoked_at is not None or (row.expires_at is not None and row.expires_at <= now()):
+    if token_state(row, now()) != ACTIVE:
         raise InvalidToken("The bearer token is revoked or expired")
     return TokenUse(Actor(user, rights, edge), row)
 

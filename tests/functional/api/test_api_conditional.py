@@ -2,6 +2,7 @@
 
 from typing import Any
 
+import httpx
 import pytest
 
 from accord.services.transactions import Database
@@ -164,6 +165,81 @@ def test_a_patch_repeated_with_its_key_is_not_applied_again(api: Api):
     assert again.headers["idempotent-replayed"] == "true"
     assert again.content == first.content
     assert api.entry("/companies/5")["org_www"] == "someone-else.example"
+
+
+def replays(again: httpx.Response, first: httpx.Response) -> None:
+    """`again` is the first reply given again, status and body, and says so."""
+    assert "idempotent-replayed" not in first.headers
+    assert (again.status_code, again.content) == (first.status_code, first.content), again.text
+    assert again.headers["idempotent-replayed"] == "true"
+
+
+def field_names(api: Api, directory: str = "CLIENTS") -> dict[str, str]:
+    return {f["code"]: f["name"] for f in api.ok("GET", f"/directories/{directory}")["fields"]}
+
+
+def test_a_directory_created_again_with_its_key_gets_the_first_reply_and_is_made_once(api: Api):
+    key = {"Idempotency-Key": "new-directory"}
+    body = {"code": "PROJECTS", "name": "Projects"}
+    first = api.post("/directories", json=body, headers=key)
+    assert first.status_code == 201, first.text
+    replays(api.post("/directories", json=body, headers=key), first)
+    codes = [d["code"] for d in api.ok("GET", "/directories")["items"]]
+    assert codes.count("PROJECTS") == 1
+    assert api.ok("GET", "/directories/PROJECTS") == first.json()
+
+
+def test_a_field_added_again_with_its_key_gets_the_first_reply_and_is_added_once(api: Api):
+    key = {"Idempotency-Key": "new-field"}
+    body = {"name": "Rank", "type": "number"}
+    first = api.post("/directories/CLIENTS/fields", json=body, headers=key)
+    assert first.status_code == 201, first.text
+    replays(api.post("/directories/CLIENTS/fields", json=body, headers=key), first)
+    assert [code for code, name in field_names(api).items() if name == "Rank"] == [
+        first.json()["code"]
+    ]
+
+
+def test_a_field_change_repeated_with_its_key_is_not_applied_again(api: Api):
+    key = {"Idempotency-Key": "rename-field"}
+    path = "/directories/CLIENTS/fields/org_www"
+    first = api.patch(path, json={"name": "Site"}, headers=key)
+    assert first.status_code == 200, first.text
+    api.ok("PATCH", path, json={"name": "Web address"})
+    replays(api.patch(path, json={"name": "Site"}, headers=key), first)
+    assert field_names(api)["org_www"] == "Web address"
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body", "other"),
+    [
+        (
+            "POST",
+            "/directories",
+            {"code": "PROJECTS", "name": "Projects"},
+            {"code": "PLANS", "name": "Plans"},
+        ),
+        (
+            "POST",
+            "/directories/CLIENTS/fields",
+            {"name": "Rank", "type": "number"},
+            {"name": "Score", "type": "number"},
+        ),
+        ("PATCH", "/directories/CLIENTS/fields/org_www", {"name": "Site"}, {"name": "Web"}),
+    ],
+)
+def test_a_schema_writes_key_sent_with_another_body_is_a_409_and_writes_nothing(
+    api: Api, db: Database, method: str, path: str, body: dict[str, Any], other: dict[str, Any]
+):
+    key = {"Idempotency-Key": "schema-write"}
+    first = api.request(method, path, json=body, headers=key)
+    assert first.status_code in (200, 201), first.text
+    before = dump(db)
+    refused = problem(
+        api.request(method, path, json=other, headers=key), 409, "idempotency_conflict"
+    )
+    assert "Idempotency-Key" in refused["detail"]
+    assert dump(db) == before
 
 
 @pytest.mark.parametrize(
