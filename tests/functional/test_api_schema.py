@@ -46,9 +46,6 @@ def _schema() -> schemathesis.BaseSchema:
     # which version an entry is at (412).
     acceptance = project.checks.positive_data_acceptance
     acceptance.expected_statuses = [*acceptance.expected_statuses, "400", "412", "422"]
-    # Known issue: a 405 lists in `Allow` the methods of the first route that matched the
-    # path, not all of them (OPTIONS /api/v1/directories: `Allow: GET`, not `GET, POST`).
-    project.checks.update(excluded_check_names=["allow_header_conformance"])
     return schema
 
 
