@@ -20,7 +20,6 @@ class InvalidDirectoryCode(AccordError):
 
     def __init__(self) -> None:
         super().__init__("A directory code is 2 to 64 letters, digits or _, starting with a letter")
-        self.field = "code"
 
 
 class InvalidFieldOption(AccordError):
@@ -28,21 +27,16 @@ class InvalidFieldOption(AccordError):
 
     code = "invalid_field_option"
 
-    def __init__(self, message: str, option: str) -> None:
-        super().__init__(message)
-        self.field = option
-
 
 class BuiltinField(AccordError):
     """A change to a built-in field other than its display name."""
 
     code = "builtin_field"
 
-    def __init__(self, which: Field, option: str) -> None:
+    def __init__(self, which: Field) -> None:
         super().__init__(
             f"Field '{which.name}' ({which.code}) is built in: only its name can change"
         )
-        self.field = option
 
 
 def new_field_code() -> str:
@@ -63,7 +57,7 @@ def add_directory(tx: Transaction, code: str, name: str, *, actor: Actor) -> Dir
     actor.rights.require_admin()
     code = code.strip().upper()
     if not _DIRECTORY_CODE.fullmatch(code):
-        raise InvalidDirectoryCode
+        raise InvalidDirectoryCode().about("code")
     name = checked_name(name)
     for existing in tx.schema.directories:
         if existing.code == code or name_form(existing.name) == name_form(name):
@@ -103,20 +97,20 @@ def add_field(
     needs_dictionary = kind in (FieldType.DICTIONARY, FieldType.POSITION)
     if needs_dictionary != (dictionary is not None):
         raise InvalidFieldOption(
-            "A dictionary or position field, and only those, name a dictionary", "dictionary"
-        )
+            "A dictionary or position field, and only those, name a dictionary"
+        ).about("dictionary")
     if (kind is FieldType.LINK) != (link_to is not None):
         raise InvalidFieldOption(
-            "A link field, and only a link field, names the directory it links to", "link_to"
-        )
+            "A link field, and only a link field, names the directory it links to"
+        ).about("link_to")
     if multiple and not kind.can_be_multiple:
-        raise InvalidFieldOption(
-            "Only dictionary and link fields can hold several values", "multiple"
+        raise InvalidFieldOption("Only dictionary and link fields can hold several values").about(
+            "multiple"
         )
     if unique and (multiple or kind not in _UNIQUE_TYPES):
         raise InvalidFieldOption(
-            "Only single text, e-mail, URL and number fields can be unique", "unique"
-        )
+            "Only single text, e-mail, URL and number fields can be unique"
+        ).about("unique")
     field = Field(
         0,
         directory.id,
@@ -155,16 +149,15 @@ def alter_field(
     unknown = sorted(set(changes) - ALTERABLE)
     if unknown:
         raise InvalidFieldOption(
-            f"Only {', '.join(sorted(ALTERABLE))} can change; not {', '.join(unknown)}",
-            unknown[0],
-        )
+            f"Only {', '.join(sorted(ALTERABLE))} can change; not {', '.join(unknown)}"
+        ).about(unknown[0])
     name, required = changes.get("name", field.name), changes.get("required", field.required)
     if not isinstance(name, str):
-        raise InvalidFieldOption(_ALTERABLE_TYPES, "name")
+        raise InvalidFieldOption(_ALTERABLE_TYPES).about("name")
     if not isinstance(required, bool):
-        raise InvalidFieldOption(_ALTERABLE_TYPES, "required")
+        raise InvalidFieldOption(_ALTERABLE_TYPES).about("required")
     if required != field.required and is_builtin(directory, field):
-        raise BuiltinField(field, "required")
+        raise BuiltinField(field).about("required")
     name = checked_name(name)
     clash = schema.field_by_name(directory, name)
     if clash is not None and clash.id != field.id:
