@@ -12,6 +12,7 @@ from starlette.responses import Response
 from starlette.routing import compile_path
 
 from accord.domain.errors import AccordError, InvalidFields
+from accord.domain.filters import FilterSyntaxError
 
 MEDIA_TYPE = "application/problem+json"
 
@@ -62,8 +63,9 @@ def problem(
     instance: str = "",
     errors: list[dict[str, Any]] | None = None,
     headers: Mapping[str, str] | None = None,
+    position: int | None = None,
 ) -> Response:
-    body = problem_body(status, code, detail, instance=instance, errors=errors)
+    body = problem_body(status, code, detail, instance=instance, errors=errors, position=position)
     return Response(body, status_code=status, media_type=MEDIA_TYPE, headers=headers)
 
 
@@ -74,8 +76,11 @@ def problem_body(
     *,
     instance: str = "",
     errors: list[dict[str, Any]] | None = None,
+    position: int | None = None,
 ) -> bytes:
-    """The problem JSON of an error (what `problem` answers, for the server to send itself)."""
+    """The problem JSON of an error (what `problem` answers, for the server to send itself).
+    `position`: where in a filter a syntax error was found (0-based), for a client to point
+    at, as the detail does in words."""
     body: dict[str, Any] = {
         "type": f"urn:accord:problem:{code}",
         "title": HTTPStatus(status).phrase,
@@ -87,6 +92,8 @@ def problem_body(
         body["instance"] = instance
     if errors:
         body["errors"] = errors
+    if position is not None:
+        body["position"] = position
     return orjson.dumps(body)
 
 
@@ -104,6 +111,7 @@ def from_error(error: AccordError, instance: str = "") -> Response:
         instance=instance,
         errors=_field_errors(error),
         headers=headers,
+        position=error.position if isinstance(error, FilterSyntaxError) else None,
     )
 
 

@@ -87,6 +87,9 @@ class ProblemModel(BaseModel):
     code: str = Field(description="Stable and machine-readable, e.g. `entry_not_found`")
     instance: str | None = Field(None, description="The path asked for")
     errors: list[FieldErrorModel] | None = Field(None, description="What is wrong, field by field")
+    position: int | None = Field(
+        None, description="A filter syntax error: where in the filter it was found (0-based)"
+    )
 
 
 PROBLEM_REF = "#/components/schemas/ProblemModel"

@@ -240,6 +240,7 @@ def test_a_filter_syntax_error_is_a_400_pointing_at_the_position(
     body = problem(api.get("/companies", params={"filter": expression}), 400, "filter_syntax")
     assert fragment in body["detail"]
     assert body["detail"].endswith(f"at position {position}")
+    assert body["position"] == position  # for a client to point at
 
 
 @pytest.mark.parametrize(
@@ -329,6 +330,7 @@ def test_a_json_filter_is_checked_against_the_fields_as_the_text_form_is(
 ):
     body = problem(api.post("/companies/search", json={"filter": json_filter}), 400, code)
     assert fragment in body["detail"]
+    assert body.get("position") == (11 if code == "filter_syntax" else None)
 
 
 # Numbers in a JSON filter: fractions and exponents, compared exactly
