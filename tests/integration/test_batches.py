@@ -199,6 +199,8 @@ def test_creating_companies_writes_what_create_entry_writes(
             {"org_name": "zeta systems"},
             {"org_name": "Last", "org_type": "No such type", "org_www": "a b"},
             {"org_name": "Lone"},
+            # What COPY's text format escapes (PostgreSQL writes the rows through COPY)
+            {"org_name": "Back\\slash \\N", notes: "a\ttab, a line\nbreak, \\N, \\."},
         ],
     )
     assert outcomes == [
@@ -211,6 +213,7 @@ def test_creating_companies_writes_what_create_entry_writes(
         "duplicate_value",
         "invalid_fields",
         "created 19",
+        "created 20",
     ]
 
 
