@@ -46,6 +46,10 @@ class FieldType(StrEnum):
 _COMPUTED = frozenset({FieldType.CONTACTS, FieldType.CREATOR, FieldType.CREATED_AT})
 
 
+CUSTOM_FIELD_PREFIX = "clients_field_"
+"""How every custom field's code begins, in any directory (spec section 3)."""
+
+
 @dataclass(frozen=True, slots=True)
 class Directory:
     id: int
@@ -53,6 +57,13 @@ class Directory:
     name: str
     name_field: str
     builtin: bool = False
+
+    def builtin_field(self, field: "Field") -> bool:
+        """Whether Accord made the field rather than an administrator: a built-in
+        directory's own fields (spec section 3) and every directory's name field. Clients
+        rely on their kind, so only their display name is the administrators' to change."""
+        custom = field.code.startswith(CUSTOM_FIELD_PREFIX)
+        return field.code == self.name_field or (self.builtin and not custom)
 
 
 @dataclass(frozen=True, slots=True)

@@ -5,14 +5,13 @@ import uuid
 
 from accord.domain.errors import AccordError, Conflict, FieldNotFound
 from accord.domain.names import checked_name
-from accord.domain.schema import Directory, Field, FieldType
+from accord.domain.schema import CUSTOM_FIELD_PREFIX, Directory, Field, FieldType
 from accord.domain.text import name_form
 from accord.domain.users import Actor
 from accord.store import schema as store
 from accord.store.database import Transaction
 
 _DIRECTORY_CODE = re.compile(r"[A-Z][A-Z0-9_]{1,63}")
-_CUSTOM_FIELD_PREFIX = "clients_field_"
 
 
 class InvalidDirectoryCode(AccordError):
@@ -41,15 +40,7 @@ class BuiltinField(AccordError):
 
 def new_field_code() -> str:
     """A custom field's code: generated once, never changed (spec section 3)."""
-    return f"{_CUSTOM_FIELD_PREFIX}{uuid.uuid4()}"
-
-
-def is_builtin(directory: Directory, field: Field) -> bool:
-    """Whether Accord made the field rather than an administrator: a built-in directory's
-    own fields (spec section 3) and every directory's name field. Clients rely on their
-    kind, so only their display name is the administrators' to change."""
-    custom = field.code.startswith(_CUSTOM_FIELD_PREFIX)
-    return field.code == directory.name_field or (directory.builtin and not custom)
+    return f"{CUSTOM_FIELD_PREFIX}{uuid.uuid4()}"
 
 
 def add_directory(tx: Transaction, code: str, name: str, *, actor: Actor) -> Directory:
@@ -139,7 +130,7 @@ def alter_field(
     tx: Transaction, directory_name: str, code: str, changes: dict[str, object], *, actor: Actor
 ) -> Field:
     """Rename a field or make it (not) required; its code never changes, and of a
-    built-in field (`is_builtin`) only the name does."""
+    built-in field (`Directory.builtin_field`) only the name does."""
     actor.rights.require_admin()
     schema = tx.schema
     directory = schema.find_directory(directory_name)
@@ -156,7 +147,7 @@ def alter_field(
         raise InvalidFieldOption(_ALTERABLE_TYPES).about("name")
     if not isinstance(required, bool):
         raise InvalidFieldOption(_ALTERABLE_TYPES).about("required")
-    if required != field.required and is_builtin(directory, field):
+    if required != field.required and directory.builtin_field(field):
         raise BuiltinField(field).about("required")
     name = checked_name(name)
     clash = schema.field_by_name(directory, name)
