@@ -265,6 +265,65 @@ def test_all_or_nothing_writes_nothing_when_an_item_fails(api: httpx.Client, db:
     assert dump(db) == before
 
 
+def test_an_item_with_a_stale_version_fails_alone_and_changes_nothing(
+    api: httpx.Client, db: Database
+) -> None:
+    """A version read and sent back guards an item as If-Match guards a single write."""
+    acme = api.get("/companies/1").json()
+    assert api.patch("/companies/1", json={"org_www": "elsewhere.example"}).status_code == 200
+    teamlead = api.get("/companies/2").json()
+    before = dump(db)
+    results = batch(
+        api,
+        "/companies",
+        [
+            {**acme, "org_type": "Partner"},  # read before the PATCH: version 1, now 2
+            {"id": 404, "version": 1, "org_www": "nobody.example"},
+        ],
+        mode="upsert",
+    )
+    assert statuses(results) == [(412, "stale_version"), (404, "entry_not_found")]
+    assert results[0]["error"]["detail"] == (
+        "The entry changed since version was read; it is now at version 2"
+    )
+    assert dump(db) == before
+    current = {**teamlead, "org_www": "teamlead.example.org"}
+    results = batch(api, "/companies", [current], mode="update")
+    assert statuses(results) == [(200, 2)]
+    assert results[0]["entry"]["version"] == teamlead["version"] + 1
+    assert api.get("/companies/1").json()["org_type"] == acme["org_type"]
+
+
+def test_all_or_nothing_names_the_stale_version_and_writes_nothing(
+    api: httpx.Client, db: Database
+) -> None:
+    before = dump(db)
+    response = api.post(
+        "/companies/batch",
+        json={
+            "mode": "update",
+            "atomic": True,
+            "entries": [
+                {"id": 1, "version": 1, "org_type": "Partner"},
+                {"id": 2, "version": 7, "org_type": "Partner"},
+                {"id": 3, "version": "1", "org_type": "Partner"},
+            ],
+        },
+    )
+    assert response.status_code == 422, response.text
+    assert error_fields(response.json()) == {
+        "entries.1.version": "stale_version",
+        "entries.2.version": "invalid_parameter",
+    }
+    assert dump(db) == before
+
+
+def test_a_version_means_nothing_to_a_create_batch(api: httpx.Client) -> None:
+    results = batch(api, "/companies", [{"org_name": "Versioned", "version": 9}], mode="create")
+    assert statuses(results) == [(201, results[0]["id"])]
+    assert results[0]["entry"]["version"] == 1
+
+
 def test_all_or_nothing_writes_everything_when_every_item_passes(api: httpx.Client) -> None:
     results = batch(
         api,

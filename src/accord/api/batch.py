@@ -5,6 +5,7 @@ The reply is 200 with one result per item, in order: `{"index", "status": 201|20
 refused one (the problem object a single write refused so would answer). All-or-nothing
 (`atomic`) with a refused item: nothing is written, and the reply is a 422 problem
 `batch_refused` whose `errors` name each refusal's place, `entries.<index>.<field>`.
+An item's `version` guards it as If-Match guards a single write (`services.batches`).
 """
 
 from typing import Any, Literal
@@ -37,7 +38,16 @@ class BatchModel(BaseModel):
         description="What update and upsert find entries by: id, or a unique field's code",
     )
     atomic: bool = Field(False, description="All or nothing: if any entry fails, none is written")
-    entries: list[dict[str, Any]] = Field(min_length=1, max_length=MAX_ITEMS)
+    entries: list[dict[str, Any]] = Field(
+        min_length=1,
+        max_length=MAX_ITEMS,
+        description=(
+            "Entries as JSON objects keyed by field code. An item that updates may carry"
+            " the version it read: it is then written only if the entry is still at that"
+            " version (else its result is a 412 stale_version), as If-Match guards a"
+            " single write"
+        ),
+    )
 
 
 class ResultModel(BaseModel):

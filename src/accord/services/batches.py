@@ -12,6 +12,10 @@ existed before the batch (not one the same batch creates), and two items naming 
 same entry (the same id, or the same value of the matched unique field) are a conflict,
 not two writes in a row.
 
+An item may carry the `version` it read, as a single write carries `If-Match`: an item
+that updates then fails with StaleVersion unless the entry is still at that version,
+and with EntryNotFound when there is no entry to update.
+
 How items' values are parsed and indexed, once per batch for a value that comes again:
 `services.batch_values`.
 """
@@ -31,6 +35,7 @@ from accord.domain.errors import (
     InvalidParameter,
     InvalidValue,
     ParameterRequired,
+    StaleVersion,
     refuse,
 )
 from accord.domain.json_values import JsonInput
@@ -193,10 +198,25 @@ class _Batch:
                 self.actor.rights.require_on(action or Action.EDIT, directory)
                 if self.mode is Mode.UPDATE and item.current is None:
                     raise EntryNotFound(directory.code)
+                self._check_version(item)
             except AccordError as error:
                 item.fail(error)
             if item.current is None and isinstance(item.ref, int):
                 item.number = item.ref
+
+    def _check_version(self, item: _Item) -> None:
+        """The item's `version`, when it names one, is the version of the entry it
+        updates (what If-Match is to a single write); in a create batch it means nothing,
+        as in any body that creates."""
+        raw = item.data.get("version")
+        if raw is None or self.mode is Mode.CREATE:
+            return
+        if not isinstance(raw, int) or isinstance(raw, bool) or raw < 1:
+            raise InvalidParameter("version", str(raw)).about("version")
+        if item.current is None:
+            raise EntryNotFound(self.directory.code)
+        if item.current.version != raw:
+            raise StaleVersion(item.current.version).about("version")
 
     def _ref(self, data: Mapping[str, object]) -> int | str | None:
         """The id or unique key the item names (None: it names none, so it creates)."""
