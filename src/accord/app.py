@@ -88,7 +88,7 @@ class LegacyFirst:
         if route is None:
             await self.app(scope, receive, send)
         else:
-            await route.handle(scope, receive, send)  # 405 for a method it does not take
+            await route.handle(scope, receive, send)
 
 
 class AccessLog:

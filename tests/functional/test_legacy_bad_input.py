@@ -694,6 +694,21 @@ def test_get_post_and_the_key_header_give_the_same_answer(shared: Shared) -> Non
     assert by_get == by_post == by_header == by_post_header == split
 
 
+@pytest.mark.parametrize("method", ["PUT", "DELETE", "PATCH", "OPTIONS"])
+@pytest.mark.parametrize("path", [API_PATH, "/rest/catalog-rest/1.0/catalog/updateNom"])
+def test_a_method_the_servlet_does_not_serve_is_a_405_in_the_envelope(
+    shared: Shared, method: str, path: str
+) -> None:
+    before = shared.rows()
+    query = f"{AUTH}&command=addcompany&clients-org_name=By+{method}&tableName=CLIENTS&nomId="
+    response = shared.legacy.http.request(method, f"{path}?{query}")
+    assert response.status_code == 405
+    assert response.headers["content-type"] == "application/json; charset=utf-8"
+    assert response.headers["allow"] == "GET, HEAD, POST"
+    assert response.json() == {"success": False, "details": f"Method {method} is not allowed"}
+    assert shared.rows() == before
+
+
 @pytest.mark.parametrize(
     ("query", "body", "expected_id"),
     [

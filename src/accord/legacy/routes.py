@@ -19,6 +19,7 @@ from starlette.types import Receive, Scope, Send
 
 from accord.domain.errors import AccordError
 from accord.domain.rights import GlobalRight
+from accord.domain.text import printable
 from accord.legacy.commands import COMMANDS, Call, Command, Listing, Reply, UnknownCommand
 from accord.legacy.commands import update_or_create as _update_or_create
 from accord.legacy.params import Params, decode_pairs
@@ -33,6 +34,8 @@ FORM = "application/x-www-form-urlencoded"
 STREAM_AFTER_BYTES = 256 * 1024
 """A listing longer than this is streamed; a shorter one goes out in one response."""
 EDGE = "legacy"
+METHODS = ("GET", "HEAD", "POST")
+"""What the servlet serves; any other method is a 405, in the envelope."""
 _log = logging.getLogger(__name__)
 
 _UPDATE_NOM = Command(lambda call: _update_or_create(call, "nomId"), writes=True)
@@ -56,10 +59,11 @@ class LegacyContext:
 
 
 def routes(context: LegacyContext) -> list[Route]:
-    methods = ["GET", "POST"]
+    # Every method reaches the endpoint, which answers the ones it does not serve with
+    # the envelope: Starlette's own 405 is plain text, or a crash outside its router.
     return [
-        Route(API_PATH, _Endpoint(context, None), methods=methods, name="api"),
-        Route(UPDATE_NOM_PATH, _Endpoint(context, _UPDATE_NOM), methods=methods, name="update_nom"),
+        Route(API_PATH, _Endpoint(context, None), methods=None, name="api"),
+        Route(UPDATE_NOM_PATH, _Endpoint(context, _UPDATE_NOM), methods=None, name="update_nom"),
     ]
 
 
@@ -76,7 +80,12 @@ class _Endpoint:
         self.fixed = fixed
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        response = await _handle(self.context, scope, receive, self.fixed)
+        if scope["method"] in METHODS:
+            response = await _handle(self.context, scope, receive, self.fixed)
+        else:
+            message = f"Method {printable(scope['method'])} is not allowed"
+            response = _json(failure(message), status_code=405)
+            response.headers["Allow"] = ", ".join(METHODS)
         await response(scope, receive, send)
 
 
