@@ -801,6 +801,15 @@ def test_a_write_works_by_post_with_the_key_in_a_header(legacy: Legacy) -> None:
     assert ok(legacy("getcompanybyname", companyName="Posted Ltd"))["id"] == added["id"]
 
 
+def test_view_parameters_other_than_view_clients_are_reserved(legacy: Legacy) -> None:
+    # Spec 3.1: every `view-*` parameter is reserved; only `view-clients-<code>` is read.
+    assert ok(legacy("getcompanybyname", companyId="2"))["org_type"] == "Partner"
+    edited = ok(legacy("editcompany", companyId="2", **{"view-org_type": "Lead"}))
+    assert edited["org_type"] == "Partner"
+    edited = ok(legacy("editcompany", companyId="2", **{"view-clients-org_type": "Lead"}))
+    assert edited["org_type"] == "Lead"
+
+
 # (the failing call, its message, the same call put right). The failure comes after
 # something was already written (a new company, a new position label, a changed row),
 # so it proves the whole call is rolled back; the corrected call proves it would have

@@ -536,3 +536,17 @@ def test_the_demo_users_hold_the_rights_the_demo_gives_them(server: LiveServer) 
     finally:
         manager.close()
         viewer.close()
+
+
+@pytest.mark.parametrize(
+    ("command", "right"),
+    [("adddictionaryvalue", "dictionaries.add"), ("removedictionaryvalue", "dictionaries.remove")],
+)
+def test_a_dictionary_command_checks_its_right_before_its_parameters(
+    command: str, right: str, clerk: Legacy, db: Database
+) -> None:
+    # As every command does: a caller without the right learns nothing about the call.
+    add_clerk(db, ("main-menu",))
+    assert clerk(command) == denied(right)
+    define(db, lambda tx: users.grant(tx, right, user=CLERK, actor=CLI))
+    assert clerk(command) == {"success": False, "details": "Parameter dictionaryName is required"}

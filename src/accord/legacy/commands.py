@@ -154,24 +154,15 @@ def _set_contact(call: Call) -> Reply:
 
 
 def _add_dictionary_value(call: Call) -> Reply:
-    name = _required(call, "dictionaryName")
-    dictionaries.add_dictionary_value(call.tx, name, call.params.text("newvalue"), actor=call.actor)
+    name, label = call.params.text("dictionaryName"), call.params.text("newvalue")
+    dictionaries.add_dictionary_value(call.tx, name, label, actor=call.actor)
     return {}
 
 
 def _remove_dictionary_value(call: Call) -> Reply:
-    name = _required(call, "dictionaryName")
-    dictionaries.remove_dictionary_value(
-        call.tx, name, call.params.text("valuetoremove"), actor=call.actor
-    )
+    name, label = call.params.text("dictionaryName"), call.params.text("valuetoremove")
+    dictionaries.remove_dictionary_value(call.tx, name, label, actor=call.actor)
     return {}
-
-
-def _required(call: Call, name: str) -> str:
-    value = call.params.text(name)
-    if not value:
-        raise ParameterRequired(name)
-    return value
 
 
 # Any directory

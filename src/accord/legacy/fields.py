@@ -67,7 +67,8 @@ def field_inputs(
         if name in reserved or _CRM_PARAM.fullmatch(name):
             continue
         if name.startswith(VIEW_PREFIX):
-            views.append((name, value))
+            if name.startswith(VIEW_PREFIX + PREFIX):  # other `view-*` names are reserved
+                views.append((name[len(VIEW_PREFIX + PREFIX) :], value))
         elif name.startswith(PREFIX):
             offer(
                 _BY_PREFIX, _by_code(schema, directory, name, name[len(PREFIX) :]), RawValue(value)
@@ -80,8 +81,8 @@ def field_inputs(
             offer(rank, field, RawValue(value))
     for name, value in crm_pairs(params):
         offer(_BY_PAIR, schema.find_field(directory, name), RawValue(value))
-    for name, value in views:
-        field = schema.field_by_code(directory, name.removeprefix(VIEW_PREFIX).removeprefix(PREFIX))
+    for code, value in views:
+        field = schema.field_by_code(directory, code)
         if field is not None and field.code not in chosen:
             chosen[field.code] = (-1, field, RawValue(value, display=True))
     return [(field, value) for _, field, value in chosen.values()]

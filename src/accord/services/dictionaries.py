@@ -59,7 +59,15 @@ def get_dictionary(tx: Transaction, dictionary_id: int) -> Dictionary:
 def add_dictionary_value(tx: Transaction, dictionary_name: str, label: str, *, actor: Actor) -> int:
     """Add a label at the end of a dictionary; return its id."""
     actor.rights.require(GlobalRight.DICTIONARY_ADD)
-    return _add(tx, tx.schema.find_dictionary(dictionary_name), label, "newvalue")
+    return _add(tx, _named(tx, dictionary_name), label, "newvalue")
+
+
+def _named(tx: Transaction, dictionary_name: str) -> Dictionary:
+    """The dictionary a name names (a blank one is a missing `dictionaryName`: the
+    by-name functions serve the legacy API, whose parameter it is)."""
+    if not dictionary_name.strip():
+        raise ParameterRequired("dictionaryName")
+    return tx.schema.find_dictionary(dictionary_name)
 
 
 def add_value(tx: Transaction, dictionary_id: int, label: str, *, actor: Actor) -> DictionaryValue:
@@ -86,7 +94,7 @@ def remove_dictionary_value(
 ) -> None:
     """Remove a label from a dictionary; entries that held it lose it (with history)."""
     actor.rights.require(GlobalRight.DICTIONARY_REMOVE)
-    dictionary = tx.schema.find_dictionary(dictionary_name)
+    dictionary = _named(tx, dictionary_name)
     if not label.strip():
         raise ParameterRequired("valuetoremove")
     value = dictionary.find_value(label, by_id=False)
