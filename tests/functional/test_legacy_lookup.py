@@ -3,7 +3,13 @@ name without white space; of several holders, the lowest id."""
 
 from typing import Any
 
+from accord.domain.schema import FieldType
+from accord.domain.users import Actor
+from accord.services import directories
+from accord.services.transactions import Database, Transaction, run
 from tests.support import Legacy
+
+CLI = Actor.system("cli")
 
 
 def add_contact(legacy: Legacy, name: str) -> str:
@@ -39,3 +45,24 @@ def test_an_exact_name_wins_over_a_lower_id_that_matches_without_spaces(legacy: 
 def test_a_name_nobody_holds_is_not_found(legacy: Legacy) -> None:
     reply = legacy("getcontactbyname", contactName="Nobody Holds This")
     assert reply == {"success": False, "details": "Contact not found"}
+
+
+def test_cyrillic_display_names_match_in_any_case(legacy: Legacy, db: Database) -> None:
+    # Spec 3 and 3.1: tableName and field names match case-insensitively, Cyrillic
+    # look-alikes folded to Latin, whichever case they are written in.
+    def work(tx: Transaction) -> str:
+        directory = directories.add_directory(tx, "TOVARY", "Товары", actor=CLI)
+        directories.add_field(tx, "TOVARY", "Контакт", FieldType.TEXT, actor=CLI)
+        return tx.schema.name_field(directory).code
+
+    name_code = run(db, work, write=True)
+    created = legacy(
+        "updateOrCreateEntity", tableName="товары", id="", **{name_code: "Чай", "контакт": "Ann"}
+    )
+    assert created["success"] is True, created
+    updated = legacy("updateOrCreateEntity", tableName="ТОВАРЫ", id=created["id"], КОНТАКТ="Bob")
+    assert updated["success"] is True, updated
+    found = legacy(
+        "searchentities", tableName="Товары", crm_param_1="кОнТаКт", crm_param_1_value="bob"
+    )
+    assert [(r["id"], r["name"]) for r in found["records"]] == [(created["id"], "Чай")]

@@ -144,3 +144,35 @@ def test_upgrading_to_0004_keys_entries_by_their_place_and_keeps_every_link(
                 unique_key="acme",
             )
         )
+
+
+def test_upgrading_to_0005_folds_stored_name_keys_in_either_case(empty_db: Database) -> None:
+    engine = empty_db.engine
+    migrate.downgrade(engine, "0004")
+    # Keys as 0004 stored them: lower-case look-alikes stayed Cyrillic.
+    before = {"Контакт": "koнтaкт", "Города": "гopoдa", "Тест": "tecт", "тест": "тecт"}
+    with engine.begin() as connection:
+        for table in (t.dictionaries, t.groups):
+            connection.execute(
+                sa.insert(table), [{"name": n, "name_key": k} for n, k in before.items()]
+            )
+
+    migrate.upgrade(engine)
+
+    migrate.check(engine)
+    for table in (t.dictionaries, t.groups):
+        with engine.connect() as connection:
+            keys = dict(connection.execute(sa.select(table.c.name, table.c.name_key)).all())
+        # "тест" and "Тест" are one name now: the older keeps it, the other its old key.
+        assert {n: keys[n] for n in before} == {
+            "Контакт": "kohtakt",
+            "Города": "гopoдa",
+            "Тест": "tect",
+            "тест": "тecт",
+        }
+    with empty_db.transaction(write=False) as tx:
+        assert tx.schema.find_dictionary("КОНТАКТ").name == "Контакт"
+    migrate.downgrade(engine, "0004")
+    with engine.connect() as connection:
+        keys = dict(connection.execute(sa.select(t.groups.c.name, t.groups.c.name_key)).all())
+    assert {n: keys[n] for n in before} == before

@@ -14,6 +14,14 @@ def test_display_names_compare_across_case_spacing_and_cyrillic_look_alikes() ->
     assert name_form("Сompany name") != name_form("Company names")
 
 
+def test_a_cyrillic_name_matches_itself_in_any_case() -> None:
+    # Every look-alike folds to Latin in either case: К and к, Т and т, В and в, ...
+    assert name_form("Контакт") == name_form("контакт") == name_form("КОНТАКТ")
+    assert name_form("Товары") == name_form("товары") == name_form("ТОВАРЫ")
+    assert name_form("ВЕК МНОТ") == name_form("век мнот") == "bek mhot"
+    assert name_form("Телефон") != name_form("Телефоны")
+
+
 def test_compact_form_ignores_all_white_space() -> None:
     assert compact_form("Ted  Johnson") == compact_form("TedJohnson") == "tedjohnson"
 

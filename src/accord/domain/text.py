@@ -11,12 +11,11 @@ MESSAGE_VALUE_LENGTH = 200
 
 _WHITESPACE = re.compile(r"\s+")
 
-# Cyrillic letters that look like Latin ones. The vendor's own documentation writes
-# "Сompany name" with a Cyrillic "С", so names are compared with these folded to Latin.
-_HOMOGLYPHS = str.maketrans(
-    "АВЕКМНОРСТУХаеорсухіјѕԁӏІЈЅ",
-    "ABEKMHOPCTYXaeopcyxijsdlIJS",
-)
+# Cyrillic letters that look like Latin ones, in lower case: names are compared case
+# folded, and a letter folds to Latin whichever case it is written in ("Контакт" and
+# "контакт" are one name). The vendor's own documentation writes "Сompany name" with a
+# Cyrillic "С", so names are compared with these folded to Latin.
+_HOMOGLYPHS = str.maketrans("авекмнорстухіјѕԁӏ", "abekmhopctyxijsdl")
 
 
 def fold(text: str) -> str:
@@ -29,7 +28,7 @@ def name_form(text: str) -> str:
 
     Case-insensitive, runs of white space collapsed, Cyrillic look-alikes read as Latin.
     """
-    return _WHITESPACE.sub(" ", text.translate(_HOMOGLYPHS)).strip().casefold()
+    return _WHITESPACE.sub(" ", text.casefold().translate(_HOMOGLYPHS)).strip()
 
 
 def compact_form(text: str) -> str:
