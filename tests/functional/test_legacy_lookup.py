@@ -1,5 +1,6 @@
 """Spec section 4, reading an entry by name: the exact name (case-blind) first, else the
-name without white space; of several holders, the lowest id."""
+name without white space; of several holders, the lowest id. Searching by a field's
+value, and the names of fields and directories (spec 3)."""
 
 from typing import Any
 
@@ -7,7 +8,7 @@ from accord.domain.schema import FieldType
 from accord.domain.users import Actor
 from accord.services import directories
 from accord.services.transactions import Database, Transaction, run
-from tests.support import Legacy
+from tests.support import Legacy, custom_field
 
 CLI = Actor.system("cli")
 
@@ -66,3 +67,23 @@ def test_cyrillic_display_names_match_in_any_case(legacy: Legacy, db: Database) 
         "searchentities", tableName="Товары", crm_param_1="кОнТаКт", crm_param_1_value="bob"
     )
     assert [(r["id"], r["name"]) for r in found["records"]] == [(created["id"], "Чай")]
+
+
+def test_a_search_on_a_multi_valued_field_matches_its_rendered_value_exactly(
+    legacy: Legacy, db: Database
+) -> None:
+    services = custom_field(db, "CLIENTS", "Services")
+    both = legacy("editcompany", companyId="3", **{services: "Development,Training"})
+    assert both[services] == "Development,Training"
+    assert legacy("editcompany", companyId="5", **{services: "Training"})["success"] is True
+
+    def found(value: str) -> list[str]:
+        reply = legacy(
+            "searchentities", tableName="CLIENTS", crm_param_1="Services", crm_param_1_value=value
+        )
+        return [record["id"] for record in reply["records"]]
+
+    assert found("Development,Training") == ["3"]
+    assert found("training,development") == ["3"]
+    assert found("Training") == ["5"]
+    assert found("Development") == []

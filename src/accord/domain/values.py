@@ -390,13 +390,15 @@ def index_keys(field: Field, value: StoredValue | None) -> list[str]:
 
 @dataclass(frozen=True, slots=True)
 class Criterion:
-    """One field compared with one value: every group must hold one of its keys.
+    """One field compared with one value: every group must hold one of its keys, and
+    when `exact`, the field holds nothing else.
 
     No groups means "the field is empty"; a group with no keys can match nothing.
     """
 
     field: Field
     groups: tuple[tuple[str, ...], ...]
+    exact: bool = False
 
     @property
     def matches_empty(self) -> bool:
@@ -407,7 +409,8 @@ def criterion(field: Field, query: str, *, schema: Schema, lookup: Lookup) -> Cr
     """What `field = query` means, compared as the legacy API does.
 
     The query matches the rendered value case-insensitively; a link also matches by
-    `(id)`; for a multi-valued field every comma-separated part must be present.
+    `(id)`. A multi-valued field matches when it holds exactly the comma-separated
+    parts, in any order: each of them, and nothing else.
     """
     if not field.type.is_stored:
         raise FieldReadOnly(field.name)
@@ -418,7 +421,9 @@ def criterion(field: Field, query: str, *, schema: Schema, lookup: Lookup) -> Cr
         return Criterion(field, ((),))
     parts = _tokens(text) if field.multiple else [text]
     return Criterion(
-        field, tuple(tuple(_search_keys(field, part, schema, lookup)) for part in parts)
+        field,
+        tuple(tuple(_search_keys(field, part, schema, lookup)) for part in parts),
+        exact=field.multiple,
     )
 
 

@@ -179,10 +179,22 @@ def _conditions(criterion: Criterion) -> list[sa.ColumnElement[bool]]:
     if criterion.matches_empty:
         holders = sa.select(_V.entry_pk).where(_V.field_id == field_id)
         return [_E.pk.not_in(holders)]
-    return [
+    conditions: list[sa.ColumnElement[bool]] = [
         _E.pk.in_(sa.select(_V.entry_pk).where(_V.field_id == field_id, _V.key.in_(keys)))
         for keys in criterion.groups
     ]
+    if criterion.exact:
+        # Per candidate, through the index by entry: no value outside the groups' keys.
+        wanted = sorted({key for keys in criterion.groups for key in keys})
+        other = t.entry_values.alias("other")
+        conditions.append(
+            ~sa.exists().where(
+                other.c.entry_pk == _E.pk,
+                other.c.field_id == field_id,
+                other.c.key.not_in(wanted),
+            )
+        )
+    return conditions
 
 
 def entries_holding(
