@@ -6,9 +6,10 @@ from typing import Any
 
 from accord.domain.schema import FieldType
 from accord.domain.users import Actor
-from accord.services import directories
+from accord.domain.values import RawValue
+from accord.services import directories, entries, users
 from accord.services.transactions import Database, Transaction, run
-from tests.support import Legacy, custom_field
+from tests.support import Legacy, LiveServer, custom_field
 
 CLI = Actor.system("cli")
 
@@ -87,3 +88,45 @@ def test_a_search_on_a_multi_valued_field_matches_its_rendered_value_exactly(
     assert found("training,development") == ["3"]
     assert found("Training") == ["5"]
     assert found("Development") == []
+
+
+def test_a_search_on_a_computed_field_matches_its_rendered_value(
+    legacy: Legacy, db: Database, server: LiveServer
+) -> None:
+    def work(tx: Transaction) -> int:
+        directories.add_field(tx, "CLIENTS", "Creator", FieldType.CREATOR, actor=CLI)
+        directories.add_field(tx, "CLIENTS", "Created", FieldType.CREATED_AT, actor=CLI)
+        users.add_user(tx, "maker", email="maker@test.example", actor=CLI)
+        for right in ("main-menu", "companies.add"):
+            users.grant(tx, right, user="maker", actor=CLI)
+        companies = tx.schema.directory_by_code("CLIENTS")
+        name = tx.schema.name_field(companies)
+        return entries.create_entry(tx, companies, [(name, RawValue("By Accord"))], actor=CLI).id
+
+    by_accord = str(run(db, work, write=True))
+    creator, created = (
+        custom_field(db, "CLIENTS", "Creator"),
+        custom_field(db, "CLIENTS", "Created"),
+    )
+    demo = [r["id"] for r in legacy("getcompanies")["companies"] if r["id"] != by_accord]
+    maker = Legacy(server.url, user="maker")
+    added = maker("addcompany", org_name="Made By Maker")
+    maker.close()
+    assert (added["success"], added[creator]) == (True, "maker"), added
+
+    def found(field: str, value: str) -> list[str]:
+        reply = legacy(
+            "searchentities", tableName="CLIENTS", crm_param_1=field, crm_param_1_value=value
+        )
+        assert reply["success"] is True, reply
+        return [record["id"] for record in reply["records"]]
+
+    assert found("Creator", "MAKER") == [added["id"]]
+    assert found("Creator", "admin") == demo
+    assert found("Creator", "") == [by_accord]  # made by Accord itself: no creator
+    assert found("Creator", "nobody") == []
+    assert added["id"] in found("Created", added[created])
+    assert found("Created", "2001-01-01 00:00:00") == []
+    assert found("Created", "not a moment") == []
+    assert found("Contacts", "unsupported") == [*demo, by_accord, added["id"]]
+    assert found("Contacts", "Bob Stone") == []

@@ -8,7 +8,7 @@ surrounding white space, which is trimmed.
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from decimal import Context, Decimal, InvalidOperation
 from typing import Protocol
 
@@ -306,7 +306,7 @@ def render_flat(field: Field, entry: Entry, schema: Schema) -> str:
     if kind is FieldType.CREATOR:
         return entry.names.users.get(entry.created_by or 0, "")
     if kind is FieldType.CREATED_AT:
-        return entry.created_at.strftime("%Y-%m-%d %H:%M:%S")
+        return entry.created_at.strftime(CREATED_AT_FORMAT)
     value = entry.values.get(field.code)
     if value is None:
         return ""
@@ -405,15 +405,18 @@ class Criterion:
         return not self.groups
 
 
-def criterion(field: Field, query: str, *, schema: Schema, lookup: Lookup) -> Criterion:
-    """What `field = query` means, compared as the legacy API does.
+def criterion(field: Field, query: str, *, schema: Schema, lookup: Lookup) -> Criterion | None:
+    """What `field = query` means, compared as the legacy API does (None: every entry
+    matches it).
 
     The query matches the rendered value case-insensitively; a link also matches by
     `(id)`. A multi-valued field matches when it holds exactly the comma-separated
-    parts, in any order: each of them, and nothing else.
+    parts, in any order: each of them, and nothing else. The computed fields match
+    their rendered values too: the creator's login, the moment of creation as rendered
+    (`2026-11-28 14:05:09`, UTC, to the second), and the Contacts list's `Unsupported`.
     """
     if not field.type.is_stored:
-        raise FieldReadOnly(field.name)
+        return _computed_criterion(field, query.strip(), lookup)
     text = query.strip()
     if not text:
         return Criterion(field, ())
@@ -425,6 +428,24 @@ def criterion(field: Field, query: str, *, schema: Schema, lookup: Lookup) -> Cr
         tuple(tuple(_search_keys(field, part, schema, lookup)) for part in parts),
         exact=field.multiple,
     )
+
+
+CREATED_AT_FORMAT = "%Y-%m-%d %H:%M:%S"
+"""How the moment an entry was created renders (UTC)."""
+
+
+def _computed_criterion(field: Field, text: str, lookup: Lookup) -> Criterion | None:
+    """The groups hold what the store compares: the creator's user id; the moment
+    rendered, as ISO 8601."""
+    if field.type is FieldType.CONTACTS:
+        return None if fold(text) == fold(UNSUPPORTED) else Criterion(field, ((),))
+    if field.type is FieldType.CREATOR:
+        return Criterion(field, (tuple(_maybe(lookup.user_id(text))),) if text else ())
+    try:
+        moment = datetime.strptime(text, CREATED_AT_FORMAT)
+    except ValueError:
+        return Criterion(field, ((),))
+    return Criterion(field, ((moment.isoformat(),),))
 
 
 def _search_keys(field: Field, text: str, schema: Schema, lookup: Lookup) -> list[str]:

@@ -72,7 +72,8 @@ def search_entries(
     """
     actor.rights.require_on(Action.VIEW, directory)
     lookup = StoreResolver(tx, actor)
-    criteria = [criterion(f, text, schema=tx.schema, lookup=lookup) for f, text in terms]
+    found = (criterion(f, text, schema=tx.schema, lookup=lookup) for f, text in terms)
+    criteria = [c for c in found if c is not None]
     if any(not group for c in criteria for group in c.groups):
         return iter(())
     return _stream(tx, directory, criteria)

@@ -2,7 +2,7 @@
 
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -10,7 +10,7 @@ from sqlalchemy.exc import IntegrityError
 
 from accord.domain.entries import Entry, Names, StoredValue
 from accord.domain.errors import DuplicateValue
-from accord.domain.schema import Field
+from accord.domain.schema import Field, FieldType
 from accord.domain.values import Criterion
 from accord.store import driver
 from accord.store import tables as t
@@ -169,12 +169,23 @@ def _directory_is(
     # left to itself (no statistics), walks the whole directory by id and tests each
     # entry: 43 ms instead of 0.02 ms at 200,000 contacts. `+ 0` makes the directory
     # column unusable as an index there, so the value index drives the plan.
-    if connection.dialect.name == "sqlite" and any(not c.matches_empty for c in criteria):
+    # (The computed fields' columns are indexed after the directory: it stays usable.)
+    values = [c for c in criteria if c.field.type.is_stored and not c.matches_empty]
+    if connection.dialect.name == "sqlite" and values:
         return (_E.directory_id + 0) == directory_id
     return _E.directory_id == directory_id
 
 
 def _conditions(criterion: Criterion) -> list[sa.ColumnElement[bool]]:
+    kind = criterion.field.type
+    if kind is FieldType.CREATOR:
+        if criterion.matches_empty:
+            return [_E.created_by.is_(None)]
+        return [_E.created_by.in_([int(key) for keys in criterion.groups for key in keys])]
+    if kind is FieldType.CREATED_AT:
+        # The rendered moment (UTC, to the second): every moment within that second.
+        start = datetime.fromisoformat(criterion.groups[0][0]).replace(tzinfo=UTC)
+        return [_E.created_at >= start, _E.created_at < start + timedelta(seconds=1)]
     field_id = criterion.field.id
     if criterion.matches_empty:
         holders = sa.select(_V.entry_pk).where(_V.field_id == field_id)
