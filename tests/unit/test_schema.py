@@ -1,12 +1,24 @@
 import pytest
 
 from accord.domain.errors import DictionaryNotFound, DirectoryNotFound, FieldNotFound
+from accord.domain.schema import Directory, Schema
 from tests.unit.fakes import COMPANIES, FIELDS, SCHEMA
 
 
 @pytest.mark.parametrize("name", ["CLIENTS", "clients", "Companies", "COMPANIES", " companies "])
 def test_directories_by_code_display_name_or_alias(name: str) -> None:
     assert SCHEMA.find_directory(name) == COMPANIES
+
+
+def test_a_code_wins_over_another_directorys_display_name() -> None:
+    # Directories made before codes and names were kept apart: "Deals" is the name of
+    # TASKS and the code of another. The code always reaches its own directory.
+    tasks = Directory(7, "TASKS", "Deals", "name")
+    deals = Directory(8, "DEALS", "Opportunities", "name")
+    schema = Schema(1, (tasks, deals), (), ())
+    assert schema.find_directory("DEALS") == schema.find_directory("deals") == deals
+    assert schema.find_directory("Opportunities") == deals
+    assert schema.find_directory("TASKS") == tasks
 
 
 def test_unknown_directory() -> None:

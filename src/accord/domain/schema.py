@@ -159,12 +159,23 @@ class Schema:
 
     def find_directory(self, name: str) -> Directory:
         """The directory named `name`: its code, display name, or an alias (`COMPANIES`)."""
+        found = self.directory_named(name)
+        if found is None:
+            raise DirectoryNotFound(name)
+        return found
+
+    def directory_named(self, name: str) -> Directory | None:
+        """The directory `name` names, or None. A code (or the alias) wins over a display
+        name, so that a directory is always reached by its own code."""
         wanted = name_form(name)
         code = DIRECTORY_ALIASES.get(wanted.upper(), wanted.upper())
         for directory in self.directories:
-            if directory.code.upper() == code or name_form(directory.name) == wanted:
+            if directory.code.upper() == code:
                 return directory
-        raise DirectoryNotFound(name)
+        for directory in self.directories:
+            if name_form(directory.name) == wanted:
+                return directory
+        return None
 
     # Fields
 

@@ -6,7 +6,6 @@ import uuid
 from accord.domain.errors import AccordError, Conflict, FieldNotFound
 from accord.domain.names import checked_name
 from accord.domain.schema import CUSTOM_FIELD_PREFIX, Directory, Field, FieldType
-from accord.domain.text import name_form
 from accord.domain.users import Actor
 from accord.store import schema as store
 from accord.store.database import Transaction
@@ -50,8 +49,11 @@ def add_directory(tx: Transaction, code: str, name: str, *, actor: Actor) -> Dir
     if not _DIRECTORY_CODE.fullmatch(code):
         raise InvalidDirectoryCode().about("code")
     name = checked_name(name)
-    for existing in tx.schema.directories:
-        if existing.code == code or name_form(existing.name) == name_form(name):
+    # Its code and its name must each reach it alone: neither may already name another
+    # directory by code, display name or alias (a path or tableName would reach that one).
+    for taken in (code, name):
+        existing = tx.schema.directory_named(taken)
+        if existing is not None:
             raise Conflict(f"Directory '{existing.name}' ({existing.code}) already exists")
     name_field = new_field_code()
     directory_id = store.insert_directory(

@@ -502,6 +502,12 @@ def test_a_directory_an_administrator_adds_takes_entries_at_once(api: Api):
     [
         ("/directories", {"code": "CLIENTS", "name": "Other"}, 409, "conflict"),
         ("/directories", {"code": "OTHER", "name": "companies"}, 409, "conflict"),
+        # A code or name that already reaches another directory (its name, its code,
+        # or the COMPANIES alias) would send that one's requests elsewhere.
+        ("/directories", {"code": "COMPANIES", "name": "Firms"}, 409, "conflict"),
+        ("/directories", {"code": "PRODUCTS_2", "name": "Products"}, 409, "conflict"),
+        ("/directories", {"code": "CONTACTS_2", "name": "contacts"}, 409, "conflict"),
+        ("/directories", {"code": "Products", "name": "Wares"}, 409, "conflict"),
         ("/directories", {"code": "bad code!", "name": "Bad"}, 422, "invalid_directory_code"),
         ("/directories", {"code": "OK", "name": " "}, 422, "invalid_name"),
         ("/directories", {"code": "OK", "name": "Fine", "extra": 1}, 422, "invalid_request"),
