@@ -130,6 +130,40 @@ def test_upsert_by_id_creates_an_entry_with_an_id_that_does_not_exist(api: httpx
     assert created.json()["id"] == 501
 
 
+def test_upsert_never_gives_a_deleted_entrys_id_again(api: httpx.Client, db: Database) -> None:
+    created = api.post("/companies", json={"org_name": "Ghost"}).json()["id"]
+    assert api.delete(f"/companies/{created}").status_code == 204
+    history = api.get("/companies/1/history").json()
+    before = dump(db)
+    results = batch(api, "/companies", [{"id": created, "org_name": "Reborn"}], mode="upsert")
+    assert statuses(results) == [(409, "conflict")]
+    assert results[0]["error"]["detail"] == (
+        f"Id {created} was handed out before; ids are not used again"
+    )
+    assert dump(db) == before
+    assert api.get(f"/companies/{created}").status_code == 404
+    assert api.get("/companies/1/history").json() == history
+
+
+def test_the_highest_id_can_be_taken_and_then_no_id_is_left(
+    api: httpx.Client, db: Database
+) -> None:
+    highest = 2**31 - 1
+    results = batch(api, "/companies", [{"id": highest, "org_name": "Last"}], mode="upsert")
+    assert statuses(results) == [(201, highest)]
+    assert api.get(f"/companies/{highest}").json()["org_name"] == "Last"
+    before = dump(db)
+    refused = api.post("/companies", json={"org_name": "One Too Many"})
+    assert refused.status_code == 422, refused.text
+    assert (refused.json()["code"], refused.json()["detail"]) == (
+        "no_ids_left",
+        "No ids are left in Companies",
+    )
+    results = batch(api, "/companies", [{"org_name": "Two Too Many"}], mode="create")
+    assert statuses(results) == [(422, "no_ids_left")]
+    assert dump(db) == before
+
+
 def test_upsert_by_a_unique_field_matches_it_whatever_the_case(api: httpx.Client) -> None:
     results = batch(
         api,

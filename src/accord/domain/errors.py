@@ -85,6 +85,15 @@ class EntryNotFound(AccordError):
         self.directory_code = directory_code
 
 
+class NoIdsLeft(AccordError):
+    """A directory whose ids are all handed out (ids end at `entries.MAX_ID`)."""
+
+    code = "no_ids_left"
+
+    def __init__(self, directory_name: str) -> None:
+        super().__init__(f"No ids are left in {printable(directory_name)}")
+
+
 class DirectoryNotFound(AccordError):
     code = "directory_not_found"
 

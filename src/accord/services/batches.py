@@ -34,6 +34,7 @@ from accord.domain.errors import (
     InvalidFields,
     InvalidParameter,
     InvalidValue,
+    NoIdsLeft,
     ParameterRequired,
     StaleVersion,
     refuse,
@@ -290,12 +291,18 @@ class _Batch:
         )
         named: dict[int | str, int] = {}
         numbered: dict[int, int] = {}
-        next_id = self._next_id(items)
+        next_id = first_free = self._next_id(items)
         for item in list(self.valid(items)):
             number = next_id if item.number is None else item.number
             try:
                 if item.ref is not None and item.ref in named:
                     raise Conflict(f"Item {named[item.ref]} names the same entry")
+                if item.current is None and number < first_free:
+                    # Below the directory's next id: handed out already (its entry was
+                    # deleted, or skipped): an id is never used twice.
+                    raise Conflict(f"Id {number} was handed out before; ids are not used again")
+                if item.current is None and number > MAX_ID:
+                    raise NoIdsLeft(self.directory.name)
                 if item.current is None and number in numbered:
                     raise Conflict(f"Item {numbered[number]} creates entry {number} too")
                 holders.update(_claims(item, new_keys[item.index], holders))

@@ -5,6 +5,8 @@ from collections.abc import Sequence
 
 import sqlalchemy as sa
 
+from accord.domain.entries import MAX_ID
+from accord.domain.errors import NoIdsLeft
 from accord.domain.schema import Dictionary, DictionaryValue, Directory, Field, FieldType, Schema
 from accord.domain.text import fold, index_key, name_form
 from accord.store import tables as t
@@ -144,17 +146,22 @@ def delete_dictionary_value(connection: sa.Connection, value_id: int) -> None:
 
 
 def allocate_entry_ids(connection: sa.Connection, directory_id: int, count: int = 1) -> int:
-    """Reserve `count` consecutive entry ids in a directory; return the first.
+    """Reserve `count` consecutive entry ids in a directory; return the first (with
+    `count` 0: the next id, the directory's row locked).
 
-    Ids of deleted entries are never handed out again.
+    Ids of deleted entries are never handed out again. NoIdsLeft when the ids would go
+    past MAX_ID (the caller's transaction, rolled back, gives the reservation back).
     """
-    next_number = connection.execute(
+    next_number, name = connection.execute(
         sa.update(t.directories)
         .where(t.directories.c.id == directory_id)
         .values(next_number=t.directories.c.next_number + count)
-        .returning(t.directories.c.next_number)
-    ).scalar_one()
-    return int(next_number) - count
+        .returning(t.directories.c.next_number, t.directories.c.name)
+    ).one()
+    first = int(next_number) - count
+    if count and first + count - 1 > MAX_ID:
+        raise NoIdsLeft(name)
+    return first
 
 
 def advance_entry_ids(connection: sa.Connection, directory_id: int, past: int) -> None:

@@ -103,7 +103,8 @@ directories = sa.Table(
     sa.Column("name", sa.String(255), nullable=False),
     sa.Column("name_field", sa.String(100), nullable=False),
     sa.Column("builtin", sa.Boolean, nullable=False, server_default=sa.false()),
-    sa.Column("next_number", sa.Integer, nullable=False, server_default="1"),
+    # Up to MAX_ID + 1 (every id handed out): past a 32-bit integer on PostgreSQL.
+    sa.Column("next_number", BigId, nullable=False, server_default="1"),
 )
 
 dictionaries = sa.Table(
