@@ -5,7 +5,7 @@ import uuid
 
 from accord.domain.errors import AccordError, Conflict, FieldNotFound
 from accord.domain.names import checked_name
-from accord.domain.schema import CUSTOM_FIELD_PREFIX, Directory, Field, FieldType
+from accord.domain.schema import COMPANIES, CUSTOM_FIELD_PREFIX, Directory, Field, FieldType
 from accord.domain.users import Actor
 from accord.store import schema as store
 from accord.store.database import Transaction
@@ -96,6 +96,10 @@ def add_field(
         raise InvalidFieldOption(
             "A link field, and only a link field, names the directory it links to"
         ).about("link_to")
+    if kind is FieldType.CONTACTS and directory.code != COMPANIES:
+        raise InvalidFieldOption(
+            "A contacts field lists the contacts of a company: only companies have one"
+        ).about("type")
     if multiple and not kind.can_be_multiple:
         raise InvalidFieldOption("Only dictionary and link fields can hold several values").about(
             "multiple"

@@ -130,7 +130,11 @@ def with_contacts(tx: Transaction, directory: Directory, entry: Entry) -> Entry:
 def _ask_contacts(
     tx: Transaction, directory: Directory, entries: Sequence[Entry], request: NameRequest
 ) -> None:
-    if any(f.type is FieldType.CONTACTS for f in tx.schema.fields_of(directory)):
+    # Only a company has contacts (a Contacts field elsewhere, made before that was
+    # refused, would list the contacts of the company with the same id).
+    if directory.code == COMPANIES and any(
+        f.type is FieldType.CONTACTS for f in tx.schema.fields_of(directory)
+    ):
         contacts_directory = tx.schema.directory_by_code(CONTACTS)
         request.contacts_field = tx.schema.field(contacts_directory, "contact_company").id
         request.contacts_of.update(e.id for e in entries)

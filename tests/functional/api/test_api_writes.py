@@ -7,7 +7,9 @@ from typing import Any
 
 import pytest
 
-from accord.services.transactions import Database
+from accord.domain.schema import Field, FieldType
+from accord.services.transactions import Database, Transaction, run
+from accord.store import schema as schema_store
 from tests.functional.api_support import Api, error_fields, problem
 from tests.support import Legacy, custom_field, dump
 
@@ -576,6 +578,8 @@ def test_a_refused_field_change_is_a_problem_and_changes_nothing(
             "multiple",
         ),
         ("/directories/CLIENTS/fields", {"name": "X", "type": "date", "unique": True}, "unique"),
+        # Only a company has contacts: elsewhere the list was a company's of the same id.
+        ("/directories/PRODUCTS/fields", {"name": "People", "type": "contacts"}, "type"),
         ("/directories/CLIENTS/fields", {"name": "", "type": "text"}, "name"),
     ],
 )
@@ -585,6 +589,21 @@ def test_a_refused_directory_or_field_names_the_option_at_fault(
     response = api.post(path, json=body)
     assert response.status_code == 422, response.text
     assert set(error_fields(response.json())) == {field}
+
+
+def test_a_contacts_field_outside_companies_lists_no_company_s_contacts(api: Api, db: Database):
+    # Made before such a field was refused: it must not list the contacts of the
+    # company that happens to share the entry's id.
+    def work(tx: Transaction) -> str:
+        products = tx.schema.directory_by_code("PRODUCTS")
+        field = Field(0, products.id, "clients_field_people", "People", FieldType.CONTACTS)
+        schema_store.insert_field(tx.connection, field)
+        tx.changed("schema")
+        return field.code
+
+    code = run(db, work, write=True)
+    assert api.entry("/companies/2")["org_people"] != []
+    assert api.entry("/directories/PRODUCTS/entries/2")[code] == []
 
 
 BUILT_IN = "is built in: only its name can change"
