@@ -11,8 +11,8 @@ class InvalidName(AccordError):
 
     code = "invalid_name"
 
-    def __init__(self, what: str) -> None:
-        super().__init__(f"A {what} is 1 to {MAX_NAME_LENGTH} printable characters")
+    def __init__(self, what: str, rule: str | None = None) -> None:
+        super().__init__(rule or f"A {what} is 1 to {MAX_NAME_LENGTH} printable characters")
 
 
 def checked_name(name: str, what: str = "name", *, field: str = "name") -> str:

@@ -166,10 +166,14 @@ def get_user(tx: Transaction, login: str) -> User:
 
 
 def _checked_key_name(name: str, what: str, *, field: str = "name") -> str:
-    """A name that is also stored case-folded, in a column no longer than the name's."""
+    """A name that is also stored case-folded, in a column no longer than the name's,
+    and names its user or group in the REST API's paths (so it holds no "/", which a
+    path segment cannot carry: such a user could be made and never read)."""
     text = checked_name(name, what, field=field)
     if len(fold(text)) > MAX_NAME_LENGTH:  # "ß" folds to "ss"
         raise InvalidName(what).about(field)
+    if "/" in text:
+        raise InvalidName(what, f"A {what} holds no '/'").about(field)
     return text
 
 

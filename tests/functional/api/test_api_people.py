@@ -107,6 +107,7 @@ EMAIL_RULE = "An e-mail address is at most 255 printable characters"
         ({"login": "   "}, 422, "invalid_name", "login"),
         ({"login": "tab\x01bed"}, 422, "invalid_name", "login"),
         ({"login": "ß" * 200}, 422, "invalid_name", "login"),  # folds to 400 characters
+        ({"login": "c/d"}, 422, "invalid_name", "login"),  # no path segment could name it
         ({"login": "bob", "display_name": "\x07"}, 422, "invalid_name", "display_name"),
         ({"login": "bob", "email": "bob\x00@example"}, 422, "invalid_email", "email"),
         ({"login": ""}, 422, "invalid_request", None),
@@ -309,6 +310,7 @@ def test_a_member_taken_out_of_a_group_loses_its_rights(
         ({"name": "sales"}, 409, "conflict"),
         ({"name": " "}, 422, "invalid_name"),
         ({"name": "ß" * 200}, 422, "invalid_name"),
+        ({"name": "G/H"}, 422, "invalid_name"),
         ({"name": ""}, 422, "invalid_request"),
         ({"name": "x" * 256}, 422, "invalid_request"),
         ({"name": "Support", "members": []}, 422, "invalid_request"),
