@@ -1,4 +1,6 @@
+import functools
 from datetime import UTC, datetime
+from decimal import Decimal
 
 import orjson
 import pytest
@@ -6,6 +8,7 @@ import pytest
 from accord.domain.entries import Entry, Names
 from accord.domain.errors import FieldReadOnly, InvalidValue
 from accord.domain.json_values import json_fields, parse_json_value, render_json_value
+from accord.domain.schema import Dictionary, DictionaryValue, Schema
 from tests.unit.fakes import COMPANIES, CONTACTS, FIELDS, SCHEMA, MemoryLookup
 
 
@@ -50,6 +53,63 @@ def test_references_by_label_name_or_id() -> None:
 def test_values_of_the_wrong_shape_are_refused(field: str, value: object) -> None:
     with pytest.raises(InvalidValue):
         parse(field, value, MemoryLookup({(1, 7): "Acme"}))
+
+
+def test_an_id_object_names_a_value_by_its_id_only() -> None:
+    # "10" is the id of the value "x" and the label of the value 11
+    lookalike = Dictionary(
+        1, "Industry", (DictionaryValue(10, 1, "x"), DictionaryValue(11, 1, "10"))
+    )
+    schema = Schema(1, SCHEMA.directories, SCHEMA.fields, (lookalike, *SCHEMA.dictionaries[1:]))
+    industry, lookup = FIELDS["org_industry"], MemoryLookup({(1, 7): "Acme", (1, 8): "7"})
+    assert parse_json_value(industry, {"id": 10}, schema=schema, resolver=lookup) == 10
+    assert parse_json_value(industry, 10, schema=schema, resolver=lookup) == 11  # label first
+    assert parse("contact_company", {"id": 7}, lookup) == 7
+    assert parse("contact_company", {"id": 7, "name": "Other"}, lookup) == 7  # as read
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("org_industry", {"id": 12}),
+        ("org_industry", {"id": "10"}),
+        ("org_industry", {"id": "Retail"}),
+        ("org_industry", {"id": 0}),
+        ("org_industry", {"id": True}),
+        ("org_industry", {"id": 10.0}),
+        ("contact_position", {"id": 31}),
+        ("contact_company", {"id": 8}),
+        ("contact_company", {"id": "7"}),
+        ("contact_company", {"id": "Acme"}),
+        ("contact_company", {"id": 2**31}),
+        ("partners", [{"id": 7}, {"id": 9}]),
+    ],
+)
+def test_an_id_object_naming_nothing_is_refused_and_creates_nothing(
+    field: str, value: object
+) -> None:
+    lookup = MemoryLookup({(1, 7): "Acme"})
+    with pytest.raises(InvalidValue):
+        parse(field, value, lookup)
+    assert (lookup.created, lookup.positions) == ([], [])
+
+
+@pytest.mark.parametrize(
+    ("value", "shown"),
+    [
+        (["\ud800"], '["\ufffd"]'),
+        ({"\udfff": 1}, '{"\ufffd":1}'),
+        ([Decimal("1.50"), 2, None, True], "[1.50,2,null,true]"),
+        (functools.reduce(lambda inner, _: [inner], range(10_000), []), "[" * 200 + "…"),
+    ],
+)
+def test_a_refused_value_is_shown_as_json_whatever_it_holds(value: object, shown: str) -> None:
+    # Lone surrogates (a JSON escape may write one) and a nesting deeper than any encoder
+    # takes are shown as messages show text: U+FFFD, and cut after 200 characters.
+    with pytest.raises(InvalidValue) as refused:
+        parse("org_name", value)
+    assert refused.value.message == f"Invalid value for field Company name: {shown}"
+    orjson.dumps(refused.value.message)  # a reply can carry it
 
 
 def test_computed_fields_are_read_only() -> None:

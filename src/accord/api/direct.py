@@ -102,7 +102,7 @@ def _entry_ok(scope: Scope, path: Mapping[str, str], query: QueryParams) -> bool
 
 def _page_ok(scope: Scope, path: Mapping[str, str], query: QueryParams) -> bool:
     if not _code_ok(path) or len(query.keys()) != len(query.multi_items()):
-        return False  # a parameter given twice: FastAPI's reading of it decides
+        return False  # a parameter given twice: the FastAPI route refuses it
     for name, value in query.items():
         longest = entries.LIST_TEXT_LENGTH.get(name)
         if longest is not None:

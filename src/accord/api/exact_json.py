@@ -38,6 +38,12 @@ class ExactJsonRequest(Request):
                 # Refused as any malformed JSON is, naming where it stands
                 text = body.decode(json.detect_encoding(body), "surrogatepass")
                 raise json.JSONDecodeError(str(refused), text, _constant_at(text)) from None
+            if isinstance(self._json, Decimal):
+                # FastAPI validates a body model with from_attributes=True, which reads any
+                # object that is no JSON type, a Decimal too, as a model of its defaults
+                # (`1.5` as an empty search). No route takes a bare number, so none of its
+                # digits matter: as a float it is refused as `5` is.
+                self._json = float(self._json)
         return self._json
 
 

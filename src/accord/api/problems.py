@@ -1,5 +1,6 @@
 """Errors as RFC 9457 problem details, mapped from the domain's error codes in one place."""
 
+import re
 from collections.abc import Mapping
 from http import HTTPStatus
 from typing import Any
@@ -42,6 +43,8 @@ STATUS_BY_CODE = {
 }
 """Every other domain error is a 422: the request was understood, its content refused."""
 
+NESTED_TOO_DEEPLY = "The body is nested too deeply to be read (arrays or objects within each other)"
+"""A body FastAPI's JSON parser gave up on (a 400 `invalid_json`, as malformed JSON)."""
 IN_THE_URL = ("query", "header")
 """Where a malformed value is a 400 (a bad request line); a refused body or path is a 422."""
 
@@ -94,7 +97,25 @@ def problem_body(
         body["errors"] = errors
     if position is not None:
         body["position"] = position
-    return orjson.dumps(body)
+    return orjson.dumps(_well_formed(body))
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _well_formed(value: Any) -> Any:
+    """`value` with each lone surrogate in its texts as U+FFFD, as messages show them.
+
+    A body may hold one (`"\\ud800"` is valid JSON), and a message, a field key or a
+    Pydantic location can echo it from there; no UTF-8 text, so no reply, can carry it.
+    """
+    if isinstance(value, str):
+        return _SURROGATE.sub("\ufffd", value)
+    if isinstance(value, dict):
+        return {_well_formed(key): _well_formed(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_well_formed(item) for item in value]
+    return value
 
 
 def from_error(error: AccordError, instance: str = "") -> Response:
@@ -163,6 +184,10 @@ def install(app: FastAPI, prefix: str) -> None:
         assert isinstance(error, StarletteHTTPException)
         if not request.url.path.startswith(prefix):
             return Response(str(error.detail), status_code=error.status_code, headers=error.headers)
+        if isinstance(error.__cause__, RecursionError):
+            # FastAPI's reading of a body nested past the parser's stack (about a
+            # thousand levels); shallower bodies are read and their values judged.
+            return problem(400, "invalid_json", NESTED_TOO_DEEPLY, instance=request.url.path)
         code = {404: "not_found", 405: "method_not_allowed"}.get(error.status_code, "http_error")
         headers = dict(error.headers or {})
         if error.status_code == 405:

@@ -1,5 +1,6 @@
 """The REST API v1: every route under /api/v1, errors as problem JSON."""
 
+from collections import Counter
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, FastAPI, Path, Request, Security
@@ -49,13 +50,19 @@ async def token_sent(
 
 
 async def reject_unknown_parameters(request: Request) -> None:
-    """Unknown query parameters are an error, never silently ignored (a typo stays visible)."""
+    """Unknown query parameters are an error, never silently ignored (a typo stays visible),
+    and so is one given twice: FastAPI would read only the last (`limit=1&limit=3` as 3),
+    and no parameter of this API takes a list."""
     route = request.scope.get("route")
     if not isinstance(route, APIRoute):
         return
     unknown = sorted(set(request.query_params) - _query_names(route.dependant))
     if unknown:
         raise InvalidQuery(f"Unknown query parameter(s): {', '.join(unknown)}")
+    names = Counter(name for name, _ in request.query_params.multi_items())
+    repeated = sorted(name for name, times in names.items() if times > 1)
+    if repeated:
+        raise InvalidQuery(f"Query parameter(s) given more than once: {', '.join(repeated)}")
 
 
 def _query_names(dependant: Dependant) -> set[str]:

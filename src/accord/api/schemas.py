@@ -33,8 +33,15 @@ class EntryModel(BaseModel):
     updated_at: str
 
 
+class PageEntryModel(EntryModel):
+    """An entry of a page: every key, as EntryModel; with `fields=`, only `id` and the keys
+    named (`version`, `created_at` and `updated_at` only if named)."""
+
+    model_config = ConfigDict(extra="allow", json_schema_extra={"required": ["id"]})
+
+
 class PageModel(BaseModel):
-    items: list[EntryModel]
+    items: list[PageEntryModel]
     next_cursor: str | None = Field(description="Pass as `cursor` for the next page; null: last")
     total: int | None = Field(None, description="With count=true: every matching entry")
 

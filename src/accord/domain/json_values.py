@@ -4,10 +4,13 @@ Numbers are JSON numbers, dates ISO 8601 strings, checkboxes booleans, dictionar
 values their labels, links `{"id": 12, "name": "Acme"}` (lists when multiple), users
 their login and groups their name; an empty field is null. On input, a value may also
 be written as the legacy API's text (`"10,5"`, `"31.12.2026"`), and a dictionary value
-or a link by id (`{"id": 3}` or `3`) or by label or name.
+or a link by id (`{"id": 3}`: that id only), by label or name (`{"label": ...}`,
+`{"name": ...}`), or as a bare `3` or string, read as the legacy API reads it (a
+dictionary label first, then an id; digits for a link are an id).
 """
 
-from collections.abc import Callable
+import json
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from decimal import Decimal
 from typing import Any
@@ -17,7 +20,8 @@ import orjson
 from accord.domain.entries import Entry, StoredValue
 from accord.domain.errors import FieldReadOnly, InvalidValue
 from accord.domain.schema import Directory, Field, FieldType, Schema
-from accord.domain.values import Resolver, parse_value, referenced_ids
+from accord.domain.text import MESSAGE_VALUE_LENGTH
+from accord.domain.values import Resolver, has_reference, parse_value, referenced_ids
 
 JsonValue = Any
 
@@ -46,9 +50,14 @@ def parse_json_value(
     return _one(field, value, schema, resolver)
 
 
+_REFERENCES = frozenset({FieldType.DICTIONARY, FieldType.POSITION, FieldType.LINK})
+
+
 def _one(field: Field, value: JsonValue, schema: Schema, resolver: Resolver) -> StoredValue:
     kind, display = field.type, False
-    if kind in (FieldType.DICTIONARY, FieldType.POSITION, FieldType.LINK):
+    if kind in _REFERENCES:
+        if isinstance(value, dict) and "id" in value:
+            return _by_id(field, value, schema, resolver)
         value, display = _reference_text(field, value)
     elif kind is FieldType.NUMBER and _is_number(value):
         value = format(Decimal(str(value)), "f")
@@ -67,26 +76,75 @@ def _is_number(value: JsonValue) -> bool:
     return isinstance(value, int | float | Decimal) and not isinstance(value, bool)
 
 
+def _by_id(field: Field, value: dict[str, JsonValue], schema: Schema, resolver: Resolver) -> int:
+    """What `{"id": N}` names: the dictionary value or the entry with that id, never one
+    whose label or name is N (a bare `N` is read as the legacy API reads it, label first).
+    A link as a read renders it, `{"id", "name"}`, is accepted, the id winning."""
+    ref_id = value["id"]
+    as_read = field.type is FieldType.LINK and set(value) == {"id", "name"}
+    if (len(value) != 1 and not as_read) or not _is_integer(ref_id):
+        raise InvalidValue(field.name, _shown(value))
+    if not has_reference(field, ref_id, schema=schema, lookup=resolver):
+        raise InvalidValue(field.name, _shown(value))
+    return int(ref_id)
+
+
+def _is_integer(value: JsonValue) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
 def _reference_text(field: Field, value: JsonValue) -> tuple[JsonValue, bool]:
-    """A dictionary value or a link as text, and whether that text is a label or a name
-    only: by id (`3`, `{"id": 3}`, or a link as a read renders it, `{"id": 3, "name":
-    ...}`, the id winning), by `{"name": ...}` / `{"label": ...}`, or a string (a label,
-    a name, or digits for an id)."""
+    """A dictionary value or a link written without an id object, as text, and whether
+    that text is a label or a name only: `{"label": ...}` / `{"name": ...}` are, a string
+    (a label, a name, or digits for an id) and a bare id are not."""
     if isinstance(value, dict):
-        keys = set(value)
-        as_read = field.type is FieldType.LINK and keys == {"id", "name"}
-        if not as_read and (len(keys) != 1 or not keys <= {"id", "name", "label"}):
+        if len(value) != 1 or not set(value) <= {"name", "label"}:
             raise InvalidValue(field.name, _shown(value))
-        if "id" not in keys:
-            return next(iter(value.values())), True
-        value = value["id"]
-    if isinstance(value, int) and not isinstance(value, bool):
+        return next(iter(value.values())), True
+    if _is_integer(value):
         return (f"({value})" if field.type is FieldType.LINK else str(value)), False
     return value, False
 
 
 def _shown(value: JsonValue) -> str:
-    return orjson.dumps(value, default=str, option=orjson.OPT_NON_STR_KEYS).decode()[:200]
+    """`value` as compact JSON for a message, written only as far as a message shows it
+    (one character more, so that the cut is marked): a value may be nested deeper than an
+    encoder goes (orjson stops at 255 levels), or hold a lone surrogate, which no UTF-8
+    encoder takes and `printable` shows as U+FFFD."""
+    shown: list[str] = []
+    length = 0
+    for token in _json_tokens(value):
+        shown.append(token)
+        length += len(token)
+        if length > MESSAGE_VALUE_LENGTH:
+            break
+    return "".join(shown)[: MESSAGE_VALUE_LENGTH + 1]
+
+
+def _json_tokens(value: JsonValue) -> Iterator[str]:
+    """The JSON text of a value piece by piece (to be read no further than needed, so
+    the nesting it goes into is bounded by the characters read)."""
+    if isinstance(value, list):
+        yield "["
+        for i, item in enumerate(value):
+            yield "," if i else ""
+            yield from _json_tokens(item)
+        yield "]"
+    elif isinstance(value, dict):
+        yield "{"
+        for i, (key, item) in enumerate(value.items()):
+            yield ("," if i else "") + _json_scalar(str(key)) + ":"
+            yield from _json_tokens(item)
+        yield "}"
+    else:
+        yield _json_scalar(value)
+
+
+def _json_scalar(value: JsonValue) -> str:
+    if isinstance(value, Decimal):
+        return str(value)  # a number, where `default=str` would quote it
+    # The standard encoder keeps a lone surrogate as it is (orjson refuses it)
+    return json.dumps(value, ensure_ascii=False, default=str)
 
 
 # Rendering

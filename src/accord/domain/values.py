@@ -12,7 +12,7 @@ from datetime import date, datetime
 from decimal import Context, Decimal, InvalidOperation
 from typing import Protocol
 
-from accord.domain.entries import Entry, StoredValue, parse_id
+from accord.domain.entries import MAX_ID, Entry, StoredValue, parse_id
 from accord.domain.errors import AccordError, FieldReadOnly, InvalidValue
 from accord.domain.schema import Dictionary, Directory, Field, FieldType, Schema
 from accord.domain.text import fold, has_invalid_characters, index_key
@@ -188,6 +188,18 @@ def _link_one(p: _Parse, target: Directory, token: str) -> int:
     if p.field.auto_create:
         return p.resolver.create_named(p.field, target, ref)
     raise InvalidValue(p.field.name, token)
+
+
+def has_reference(field: Field, ref_id: int, *, schema: Schema, lookup: Lookup) -> bool:
+    """Whether `ref_id` is the id of a value `field` may hold: of its dictionary (a
+    dictionary or position field), or of an entry of its target directory (a link).
+    Ids only, never labels or names: what the REST API's `{"id": N}` names."""
+    if not 0 < ref_id <= MAX_ID:
+        return False  # no such id, and none to send to the database
+    if field.type is FieldType.LINK:
+        return lookup.entry_exists(schema.directory(_target_id(field)), ref_id)
+    dictionary = schema.dictionary(_dictionary_id(field))
+    return any(value.id == ref_id for value in dictionary.values)
 
 
 def entry_reference(token: str, *, display: bool = False) -> int | str | None:
