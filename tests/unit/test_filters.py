@@ -16,6 +16,7 @@ from accord.domain.filters import (
     fields_named,
     filter_from_json,
     parse_filter,
+    shown,
 )
 
 
@@ -76,6 +77,66 @@ def test_nesting_and_size_are_bounded() -> None:
         parse_filter("(" * 40 + "a eq 1" + ")" * 40)
     with pytest.raises(FilterSyntaxError, match="comparisons"):
         parse_filter(" or ".join(["a eq 1"] * 201))
+
+
+def test_not_counts_towards_the_nesting_limit_as_parentheses_do() -> None:
+    assert fields_named(parse_filter("not " * 32 + "a eq 1")) == {"a"}
+    assert parse_filter("(" * 32 + "a eq 1" + ")" * 32) == parse_filter("a eq 1")
+    for text in ("not " * 33 + "a eq 1", "not " * 5000 + "a eq 1"):
+        with pytest.raises(FilterSyntaxError, match="Too deeply nested") as error:
+            parse_filter(text)
+        assert error.value.position == 4 * 32  # the 33rd `not`
+    with pytest.raises(FilterSyntaxError, match="Too deeply nested"):
+        parse_filter("not (" * 17 + "a eq 1" + ")" * 17)
+
+
+def test_values_and_numbers_are_bounded() -> None:
+    assert parse_filter("a in (" + ", ".join(["1"] * 1000) + ")") == OneOf(
+        "a", (Decimal(1),) * 1000
+    )
+    with pytest.raises(FilterSyntaxError, match="More than 1000 values") as error:
+        parse_filter("a in (" + ", ".join(["1"] * 1000) + ", 2)")
+    assert error.value.position == 6 + 3 * 1000
+    with pytest.raises(FilterSyntaxError, match="More than 1000 values"):
+        parse_filter(" or ".join(["a in (" + ", ".join(["1"] * 100) + ")"] * 11))
+    assert parse_filter("a eq 1" + "0" * 100) == Compare("a", "eq", Decimal(10**100))
+    for number in ("1" + "0" * 101, "-" + "9" * 1_000_000, "0." + "0" * 100 + "1"):
+        with pytest.raises(FilterSyntaxError, match="between 1e-100 and 1e100") as error:
+            parse_filter(f"a eq {number}")
+        assert error.value.position == 5
+
+
+def nested_json(depth: int, combinator: str) -> object:
+    node: object = {"field": "a", "op": "eq", "value": 1}
+    for _ in range(depth):
+        node = {combinator: node if combinator == "not" else [node]}
+    return node
+
+
+@pytest.mark.parametrize("combinator", ["not", "and", "or"])
+def test_json_nesting_is_bounded_as_text_nesting_is(combinator: str) -> None:
+    assert fields_named(filter_from_json(nested_json(32, combinator))) == {"a"}
+    with pytest.raises(AccordError, match=r"^filter\.(not|and\[0\]|or\[0\]).*: too deeply"):
+        filter_from_json(nested_json(33, combinator))
+
+
+def test_json_comparisons_and_values_are_bounded_as_text_ones_are() -> None:
+    one = {"field": "a", "op": "eq", "value": 1}
+    assert filter_from_json({"or": [one] * 200}) == AnyOf((Compare("a", "eq", Decimal(1)),) * 200)
+    with pytest.raises(AccordError, match=r"^filter: more than 200 comparisons$"):
+        filter_from_json({"or": [one] * 201})
+    many = {"field": "a", "op": "in", "value": list(range(500))}
+    assert filter_from_json({"and": [many, many]})
+    with pytest.raises(AccordError, match=r"^filter: more than 1000 values$"):
+        filter_from_json({"and": [many, many, one]})
+    nulls = [{"field": "a", "op": "is_null"}] * 198  # a null test holds no value
+    assert filter_from_json({"or": [many, many, *nulls]})
+
+
+def test_a_value_is_shown_as_messages_show_text() -> None:
+    assert shown("it's") == "'it''s'"
+    assert shown("\ud800x") == "'\ufffdx'"  # no reply can carry a lone surrogate
+    assert shown("y" * 300) == "'" + "y" * 200 + "…'"
 
 
 @given(st.text(max_size=60))

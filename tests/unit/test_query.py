@@ -4,8 +4,9 @@ from decimal import Decimal
 import pytest
 
 from accord.domain.errors import InvalidQuery
-from accord.domain.filters import parse_filter
+from accord.domain.filters import Compare, parse_filter
 from accord.domain.query import (
+    NO_ENTRY,
     Both,
     ColumnIs,
     Either,
@@ -22,6 +23,7 @@ from accord.domain.query import (
     encode_cursor,
     fingerprint,
     parse_sort,
+    search_text,
 )
 from accord.domain.values import number_key
 from tests.unit.fakes import COMPANIES, FIELDS, SCHEMA, MemoryLookup
@@ -76,15 +78,126 @@ def moment_in(text: str) -> datetime:
     return moment
 
 
-def test_a_time_keeps_its_offset_and_without_one_is_utc() -> None:
+def test_a_time_is_read_at_its_offset_in_utc_and_without_one_is_utc() -> None:
     offset = moment_in("created_at gt '2026-11-28T14:00:00+01:00'")
     assert offset == datetime(2026, 11, 28, 13, 0, tzinfo=UTC)
-    assert offset.utcoffset() == timedelta(hours=1)
+    assert offset.utcoffset() == timedelta(0)
     for text in ("2026-11-28T13:00:00", "2026-11-28 13:00", "2026-11-28T13:00:00Z"):
         moment = moment_in(f"updated_at le '{text}'")
         assert moment == datetime(2026, 11, 28, 13, tzinfo=UTC)
         assert moment.utcoffset() == timedelta(0)
     assert moment_in("created_at ge '2026-11-28'") == datetime(2026, 11, 28, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    ("text", "start"),
+    [
+        ("created_at gt '0001-01-01T00:00:00+01:00'", "'created_at' takes moments of the years"),
+        ("updated_at lt '9999-12-31T23:59:59-00:01'", "'updated_at' takes moments of the years"),
+        ("created_at in ('2026-01-01', '0001-01-01T00:00+00:01')", "'created_at' takes moments"),
+    ],
+)
+def test_a_time_outside_the_years_utc_holds_is_refused_naming_it(text: str, start: str) -> None:
+    with pytest.raises(InvalidQuery, match=r"years 1 to 9999 in UTC, not '(0001|9999)-") as error:
+        bound(text)
+    assert error.value.message.startswith(start)
+    assert moment_in("created_at gt '0001-01-01T00:00:00-01:00'").year == 1
+    assert moment_in("created_at lt '9999-12-31T23:59:59+01:00'").year == 9999
+
+
+ALL = Negate(NO_ENTRY)
+
+
+@pytest.mark.parametrize(
+    ("text", "condition"),
+    [
+        ("id eq 2147483647", ColumnIs("number", "eq", (2**31 - 1,))),
+        ("id eq 2147483648", NO_ENTRY),
+        ("id eq 0", NO_ENTRY),
+        ("id ne 99999999999999999999", ALL),
+        ("id lt 2147483648", ALL),
+        ("id le -1", NO_ENTRY),
+        ("id gt -5000000000", ALL),
+        ("id ge 9223372036854775808", NO_ENTRY),
+        ("id in (0, 1, 2147483648, 7)", ColumnIs("number", "in", (1, 7))),
+        ("id in (0, -1, 2147483648)", NO_ENTRY),
+        ("id is null", NO_ENTRY),
+        ("id is not null", ALL),
+    ],
+)
+def test_an_id_no_entry_can_have_is_decided_without_the_database(
+    text: str, condition: object
+) -> None:
+    assert bound(text) == condition
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "org_name eq '{}'",
+        "org_name ne 'a{}'",
+        "org_name in ('Acme', '{}')",
+        "org_name contains '{}'",
+        "org_name icontains '{}'",
+        "org_name startswith '{}'",
+        "org_name lt '{}'",
+        "org_industry eq '{}'",
+        "clients_field_p eq '{}'",
+        "clients_field_o eq '{}'",
+        "clients_field_d eq '{}'",
+        "id eq '{}'",
+        "updated_at ge '{}'",
+        "nope eq '{}'",
+    ],
+)
+@pytest.mark.parametrize(("character", "shown"), [("\ud800", "\ufffd"), ("\x00", "\x00")])
+def test_text_no_value_can_hold_is_refused_whatever_the_operator(
+    text: str, character: str, shown: str
+) -> None:
+    with pytest.raises(InvalidQuery) as error:
+        bound(text.format(character))
+    assert error.value.message.startswith("Value '")
+    assert error.value.message.endswith(
+        "holds undecodable text or control characters, which no value can hold"
+    )
+    assert shown in error.value.message
+    assert "\ud800" not in error.value.message
+
+
+def test_q_with_text_no_value_can_hold_is_refused() -> None:
+    with pytest.raises(InvalidQuery, match=r"^'q' holds undecodable text") as error:
+        search_text(COMPANIES, SCHEMA, "Ac\ud800me")
+    assert error.value.message.endswith(": 'Ac\ufffdme'")
+    assert search_text(COMPANIES, SCHEMA, " Acme\t") == KeyContains(
+        (fid("org_name"), fid("org_www")), "acme"
+    )
+
+
+def test_a_field_name_with_undecodable_text_is_unknown_and_shown_as_messages_show_it() -> None:
+    with pytest.raises(InvalidQuery) as error:
+        bind(Compare("org_\udc80", "eq", "x"), COMPANIES, SCHEMA, LOOKUP)
+    assert error.value.message == "Unknown field 'org_\ufffd' in Companies"
+    with pytest.raises(InvalidQuery) as error:
+        parse_sort("org_name,\ud800", COMPANIES, SCHEMA)
+    assert error.value.message == "Unknown field '\ufffd' in Companies"
+
+
+def test_a_dictionary_value_id_is_whole() -> None:
+    assert bound("org_industry eq 10.0") == KeysIn(fid("org_industry"), ("10",))
+    for text, message in [
+        ("org_industry eq 10.5", "Field 'org_industry' takes labels or whole value ids, not 10.5"),
+        (
+            "org_industry in (10, 11.1)",
+            "Field 'org_industry' takes labels or whole value ids, not 11.1",
+        ),
+        (
+            "clients_field_s ne 0.5",
+            "Field 'clients_field_s' takes labels or whole value ids, not 0.5",
+        ),
+    ]:
+        with pytest.raises(InvalidQuery) as error:
+            bound(text)
+        assert error.value.message == message
 
 
 def test_combinations_keep_their_shape() -> None:
@@ -150,3 +263,13 @@ def test_cursors_round_trip_and_belong_to_one_query() -> None:
         with pytest.raises(InvalidQuery):
             decode_cursor(garbage, key, sort)
     assert Decimal(1) == 1  # cursor values are plain JSON: no Decimal sneaks in
+
+
+def test_a_cursor_holds_only_positions_an_entry_can_have() -> None:
+    sort = parse_sort("created_at", COMPANIES, SCHEMA)  # then the id
+    key = fingerprint("CLIENTS", "created_at")
+    for position in [("0001-01-01T00:00:00+01:00", 3), ("2026-01-01T00:00:00+00:00", 2**31)]:
+        with pytest.raises(InvalidQuery, match="not one this server gave"):
+            decode_cursor(encode_cursor(position, key), key, sort)
+    last = encode_cursor(("2026-01-01T01:00:00+01:00", 2**31 - 1), key)
+    assert decode_cursor(last, key, sort) == (datetime(2026, 1, 1, tzinfo=UTC), 2**31 - 1)

@@ -6,6 +6,9 @@ Operators: eq ne lt le gt ge contains icontains startswith, in (...), is null, i
 null; combined with and, or, not and parentheses (not binds tightest, then and, then
 or). Values: 'text' (a quote doubled inside), numbers, true, false. Keywords are
 case-insensitive. A syntax error names the position (0-based) where it was found.
+
+Both forms are bounded alike: 32 levels of nesting (each parenthesis, `not` or JSON
+combinator is one), 200 comparisons, 1000 values, numbers within 1e-100..1e100 in size.
 """
 
 import re
@@ -14,24 +17,30 @@ from decimal import Decimal
 from typing import Any
 
 from accord.domain.errors import AccordError, InvalidQuery
+from accord.domain.text import printable
 
 COMPARISONS = ("eq", "ne", "lt", "le", "gt", "ge", "contains", "icontains", "startswith")
 MAX_DEPTH = 32
 MAX_TERMS = 200
+MAX_VALUES = 1000
+"""Values a filter may write in all, `in` lists included: each becomes a parameter of one
+SQL statement, and PostgreSQL refuses a statement with more than 65,535."""
 MAX_EXPONENT = 100
-"""How far from 1 a number in a JSON filter may be (`1e100`), so that none spells out as
-thousands of digits."""
+"""How far from 1 a number in a filter may be (`1e100`), so that none spells out as
+thousands of digits (turning a million digits into an id took 30 s of CPU)."""
+SIZED = f"a number between 1e-{MAX_EXPONENT} and 1e{MAX_EXPONENT} in size"
 
 Literal = str | Decimal | bool
 
 
 def shown(value: Literal) -> str:
-    """A literal as the filter grammar writes it (`'Acme'`, `10.5`, `true`)."""
+    """A literal as the filter grammar writes it (`'Acme'`, `10.5`, `true`), as messages
+    show text (undecodable bytes as U+FFFD, a long value cut)."""
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, Decimal):
         return format(value, "f")
-    return "'" + value.replace("'", "''") + "'"
+    return "'" + printable(value).replace("'", "''") + "'"
 
 
 class FilterSyntaxError(AccordError):
@@ -131,6 +140,7 @@ class _Parser:
         self.tokens = tokens
         self.index = 0
         self.terms = 0
+        self.values = 0
 
     @property
     def current(self) -> _Token:
@@ -145,9 +155,14 @@ class _Parser:
         if self.current.kind != "end":
             raise FilterSyntaxError(f"Unexpected {self.current.text!r}", self.current.position)
 
-    def expression(self, depth: int) -> Filter:
+    def nest(self, depth: int) -> None:
+        """Refuse to go `depth` levels deep (parentheses and `not` alike): each level is a
+        frame of this parser's recursion and of every walk over the filter after it."""
         if depth > MAX_DEPTH:
             raise FilterSyntaxError("Too deeply nested", self.current.position)
+
+    def expression(self, depth: int) -> Filter:
+        self.nest(depth)
         items = [self.conjunction(depth)]
         while self.current.keyword == "or":
             self.advance()
@@ -163,6 +178,7 @@ class _Parser:
 
     def negation(self, depth: int) -> Filter:
         if self.current.keyword == "not":
+            self.nest(depth + 1)
             self.advance()
             return Not(self.negation(depth + 1))
         if self.current.text == "(":
@@ -216,12 +232,18 @@ class _Parser:
 
     def value(self) -> Literal:
         token = self.current
+        self.values += 1
+        if self.values > MAX_VALUES:
+            raise FilterSyntaxError(f"More than {MAX_VALUES} values", token.position)
         if token.kind == "string":
             self.advance()
             return token.text[1:-1].replace("''", "'")
         if token.kind == "number":
+            number = Decimal(token.text)
+            if not _sized(number):
+                raise FilterSyntaxError(f"Expected {SIZED}", token.position)
             self.advance()
-            return Decimal(token.text)
+            return number
         if token.keyword in ("true", "false"):
             self.advance()
             return token.keyword == "true"
@@ -239,8 +261,18 @@ class _Parser:
 # fractions as Decimal (`10.5`, `1e3`), which never go through a float.
 
 
-def filter_from_json(data: Any, path: str = "filter", depth: int = 0) -> Filter:
+def filter_from_json(data: Any) -> Filter:
     """The filter a JSON object describes; errors name the path of the bad part."""
+    node = _from_json(data, "filter", 0)
+    comparisons = _comparisons(node)
+    if len(comparisons) > MAX_TERMS:
+        raise InvalidQuery(f"filter: more than {MAX_TERMS} comparisons")
+    if sum(map(_value_count, comparisons)) > MAX_VALUES:
+        raise InvalidQuery(f"filter: more than {MAX_VALUES} values")
+    return node
+
+
+def _from_json(data: Any, path: str, depth: int) -> Filter:
     if depth > MAX_DEPTH:
         raise InvalidQuery(f"{path}: too deeply nested")
     if not isinstance(data, dict):
@@ -252,14 +284,14 @@ def filter_from_json(data: Any, path: str = "filter", depth: int = 0) -> Filter:
                 raise InvalidQuery(f"{path}.{combinator}: expected a non-empty list, alone")
             return build(
                 tuple(
-                    filter_from_json(item, f"{path}.{combinator}[{i}]", depth + 1)
+                    _from_json(item, f"{path}.{combinator}[{i}]", depth + 1)
                     for i, item in enumerate(items)
                 )
             )
     if "not" in data:
         if len(data) != 1:
             raise InvalidQuery(f"{path}.not: expected alone")
-        return Not(filter_from_json(data["not"], f"{path}.not", depth + 1))
+        return Not(_from_json(data["not"], f"{path}.not", depth + 1))
     return _json_comparison(data, path)
 
 
@@ -297,17 +329,31 @@ def _plain_number(number: Decimal, path: str) -> Decimal:
     """`number` in plain digits, as the text grammar writes numbers (`1e3` is 1000)."""
     if number.is_zero():
         return Decimal(0)
-    if not number.is_finite() or abs(number.adjusted()) > MAX_EXPONENT:
-        raise InvalidQuery(
-            f"{path}: expected a number between 1e-{MAX_EXPONENT} and 1e{MAX_EXPONENT} in size"
-        )
+    if not _sized(number):
+        raise InvalidQuery(f"{path}: expected {SIZED}")
     return Decimal(format(number, "f"))
+
+
+def _sized(number: Decimal) -> bool:
+    if number.is_zero():
+        return True
+    return number.is_finite() and abs(number.adjusted()) <= MAX_EXPONENT
+
+
+def _comparisons(node: Filter) -> list[Compare | OneOf | IsNull]:
+    if isinstance(node, AllOf | AnyOf):
+        return [c for item in node.items for c in _comparisons(item)]
+    if isinstance(node, Not):
+        return _comparisons(node.item)
+    return [node]
+
+
+def _value_count(node: Compare | OneOf | IsNull) -> int:
+    if isinstance(node, OneOf):
+        return len(node.values)
+    return 1 if isinstance(node, Compare) else 0
 
 
 def fields_named(node: Filter) -> set[str]:
     """Every field name a filter mentions."""
-    if isinstance(node, AllOf | AnyOf):
-        return set().union(*(fields_named(item) for item in node.items))
-    if isinstance(node, Not):
-        return fields_named(node.item)
-    return {node.field}
+    return {c.field for c in _comparisons(node)}

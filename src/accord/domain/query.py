@@ -8,6 +8,7 @@ form, and refuses what cannot be asked of a field's type with a clear message.
 import base64
 import binascii
 import hashlib
+import operator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -15,6 +16,7 @@ from typing import Any
 
 import orjson
 
+from accord.domain.entries import MAX_ID
 from accord.domain.errors import InvalidQuery
 from accord.domain.filters import (
     AllOf,
@@ -28,7 +30,7 @@ from accord.domain.filters import (
     shown,
 )
 from accord.domain.schema import Directory, Field, FieldType, Schema
-from accord.domain.text import KEY_LENGTH, fold, index_key
+from accord.domain.text import KEY_LENGTH, fold, has_invalid_characters, index_key, printable
 from accord.domain.values import Lookup, canonical_date, canonical_number, number_key
 
 SYSTEM_COLUMNS = {"id": "number", "created_at": "created_at", "updated_at": "updated_at"}
@@ -37,6 +39,7 @@ ORDERED_TYPES = (*TEXT_TYPES, FieldType.NUMBER, FieldType.DATE)
 SORTABLE_TYPES = (*ORDERED_TYPES, FieldType.CHECKBOX)
 MAX_SORT_KEYS = 4
 PREFIX_LIMIT = KEY_LENGTH - 65  # index keys keep this much of a long value verbatim
+UNSTORABLE = "holds undecodable text or control characters, which no value can hold"
 
 
 # Conditions on entries, in terms of the value index
@@ -90,7 +93,7 @@ class ColumnIs:
 
     column: str
     op: str  # eq ne lt le gt ge in
-    values: tuple[int | datetime, ...]
+    values: tuple[int | datetime, ...]  # ids within 1..MAX_ID, moments in UTC
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,6 +124,9 @@ Condition = (
     | Negate
 )
 
+NO_ENTRY = ColumnIs("number", "lt", (1,))
+"""True of no entry (ids start at 1); negated, true of every entry."""
+
 
 def bind(node: Filter, directory: Directory, schema: Schema, lookup: Lookup) -> Condition:
     """The conditions `node` asks of the entries of `directory`."""
@@ -130,6 +136,7 @@ def bind(node: Filter, directory: Directory, schema: Schema, lookup: Lookup) -> 
         return Either(tuple(bind(item, directory, schema, lookup) for item in node.items))
     if isinstance(node, Not):
         return Negate(bind(node.item, directory, schema, lookup))
+    _refuse_unstorable(node)
     if node.field in SYSTEM_COLUMNS:
         return _bind_column(node)
     field = _field(schema, directory, node.field, "filtered")
@@ -141,10 +148,23 @@ def bind(node: Filter, directory: Directory, schema: Schema, lookup: Lookup) -> 
     return _bind_compare(field, node, schema, lookup)
 
 
+def _refuse_unstorable(node: Compare | OneOf | IsNull) -> None:
+    """Refuse text no stored value can hold (`values.py` refuses it on the way in): it
+    would match nothing, and the drivers cannot send a lone surrogate (nor PostgreSQL a NUL)
+    to compare it. A 400 tells the client its text was mangled before it was sent."""
+    for value in () if isinstance(node, IsNull) else _literals(node):
+        if isinstance(value, str) and has_invalid_characters(value):
+            raise InvalidQuery(f"Value {shown(value)} {UNSTORABLE}")
+
+
+def _literals(node: Compare | OneOf) -> tuple[Literal, ...]:
+    return node.values if isinstance(node, OneOf) else (node.value,)
+
+
 def _field(schema: Schema, directory: Directory, code: str, use: str) -> Field:
     field = schema.field_by_code(directory, code)
     if field is None:
-        raise InvalidQuery(f"Unknown field '{code}' in {directory.name}")
+        raise InvalidQuery(f"Unknown field '{printable(code)}' in {directory.name}")
     if not field.type.is_stored:
         raise InvalidQuery(f"Field '{code}' is computed and cannot be {use} on")
     return field
@@ -215,6 +235,10 @@ def _keys(field: Field, value: Literal, schema: Schema, lookup: Lookup) -> list[
 def _label_key(field: Field, value: Literal, schema: Schema) -> str:
     assert field.dictionary_id is not None
     dictionary = schema.dictionary(field.dictionary_id)
+    if isinstance(value, Decimal) and value != value.to_integral_value():
+        raise InvalidQuery(
+            f"Field '{field.code}' takes labels or whole value ids, not {shown(value)}"
+        )
     token = str(int(value)) if isinstance(value, Decimal) else _text(field, value)
     found = dictionary.find_value(token, by_id=isinstance(value, Decimal))
     if found is None:
@@ -222,36 +246,69 @@ def _label_key(field: Field, value: Literal, schema: Schema) -> str:
     return str(found.id)
 
 
-def _bind_column(node: Filter) -> Condition:
-    assert isinstance(node, Compare | OneOf | IsNull)
+def _bind_column(node: Compare | OneOf | IsNull) -> Condition:
     column = SYSTEM_COLUMNS[node.field]
-    if isinstance(node, IsNull):
-        never = ColumnIs("number", "lt", (0,))
-        return never if not node.negated else Negate(never)
-    if isinstance(node, OneOf):
-        return ColumnIs(column, "in", tuple(_column_value(column, v) for v in node.values))
-    if node.op not in ("eq", "ne", "lt", "le", "gt", "ge"):
-        raise InvalidQuery(f"'{node.op}' does not apply to '{node.field}'")
-    return ColumnIs(column, node.op, (_column_value(column, node.value),))
-
-
-def _column_value(column: str, value: Literal) -> int | datetime:
+    if isinstance(node, IsNull):  # every entry has all three
+        return NO_ENTRY if not node.negated else Negate(NO_ENTRY)
+    op = "in" if isinstance(node, OneOf) else node.op
+    if op not in ("in", "eq", "ne", "lt", "le", "gt", "ge"):
+        raise InvalidQuery(f"'{op}' does not apply to '{node.field}'")
     if column == "number":
-        if isinstance(value, Decimal) and value == value.to_integral_value():
-            return int(value)
-        raise InvalidQuery(f"'id' takes whole numbers, not {shown(value)}")
-    if isinstance(value, str):
-        try:
-            moment = datetime.fromisoformat(value)
-        except ValueError:
-            pass
-        else:  # without an offset, UTC (the zone the API writes its times in)
-            return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
-    raise InvalidQuery(f"'{column}' takes ISO 8601 date-times, not {shown(value)}")
+        return _bind_id(op, tuple(_whole(v) for v in _literals(node)))
+    return ColumnIs(column, op, tuple(_moment(column, v) for v in _literals(node)))
+
+
+def _bind_id(op: str, values: tuple[int, ...]) -> Condition:
+    """`id <op> values` for any integers, alike on every database: an id no entry can have
+    (outside 1..MAX_ID) is decided here and never sent, as PostgreSQL's 32-bit column
+    refuses it (a 500) where SQLite compared it, up to 2^63."""
+    if op == "in":
+        possible = tuple(v for v in values if 1 <= v <= MAX_ID)
+        return ColumnIs("number", op, possible) if possible else NO_ENTRY
+    if 1 <= values[0] <= MAX_ID:
+        return ColumnIs("number", op, values)
+    # Every id lies on the same side of this value: the comparison holds for all or none.
+    holds: bool = getattr(operator, op)(1, values[0])
+    return Negate(NO_ENTRY) if holds else NO_ENTRY
+
+
+def _whole(value: Literal) -> int:
+    if isinstance(value, Decimal) and value == value.to_integral_value():
+        return int(value)
+    raise InvalidQuery(f"'id' takes whole numbers, not {shown(value)}")
+
+
+def _moment(column: str, value: Literal) -> datetime:
+    try:
+        moment = datetime.fromisoformat(value) if isinstance(value, str) else None
+    except ValueError:
+        moment = None
+    if moment is None:
+        raise InvalidQuery(f"'{column}' takes ISO 8601 date-times, not {shown(value)}")
+    in_utc = _in_utc(moment)
+    if in_utc is None:
+        raise InvalidQuery(
+            f"'{column}' takes moments of the years 1 to 9999 in UTC, not {shown(value)}"
+        )
+    return in_utc
+
+
+def _in_utc(moment: datetime) -> datetime | None:
+    """`moment` in UTC (without an offset, it is UTC: the zone the API writes its times
+    in); None when it falls outside the years a datetime holds (`0001-01-01T00:00+01:00`).
+    Converted here, where a moment that cannot be is a 400, not where the store binds it."""
+    if moment.tzinfo is None:
+        return moment.replace(tzinfo=UTC)
+    try:
+        return moment.astimezone(UTC)
+    except OverflowError:
+        return None
 
 
 def search_text(directory: Directory, schema: Schema, text: str) -> Condition:
     """`q`: the text appears, case-insensitively, in the name or any text field."""
+    if has_invalid_characters(text):
+        raise InvalidQuery(f"'q' {UNSTORABLE}: {shown(text)}")
     fields = tuple(f.id for f in schema.fields_of(directory) if f.type in TEXT_TYPES)
     return KeyContains(fields, fold(text.strip()))
 
@@ -283,7 +340,7 @@ def parse_sort(text: str, directory: Directory, schema: Schema) -> tuple[SortKey
             raise InvalidQuery("Empty sort key")
         descending, name = part.startswith("-"), part.lstrip("-+")
         if any(k.name == name for k in keys):
-            raise InvalidQuery(f"Sort key '{name}' named twice")
+            raise InvalidQuery(f"Sort key '{printable(name)}' named twice")
         if name in SYSTEM_COLUMNS:
             keys.append(SortKey(None, SYSTEM_COLUMNS[name], descending))
             continue
@@ -329,13 +386,15 @@ def _restored(value: Any, key: SortKey) -> Any:
     """A cursor's position along one sort key, of the type that key sorts by."""
     if key.field is not None and isinstance(value, str):
         return value  # an index key ("" for an empty value)
-    if key.column == "number" and type(value) is int and 0 < value < 2**63:
+    if key.column == "number" and type(value) is int and 0 < value <= MAX_ID:
         return value
     if key.column in ("created_at", "updated_at") and isinstance(value, str):
         try:
-            return datetime.fromisoformat(value)
+            moment = _in_utc(datetime.fromisoformat(value))
         except ValueError:
-            pass
+            moment = None
+        if moment is not None:
+            return moment
     raise InvalidQuery("The cursor is not one this server gave")
 
 

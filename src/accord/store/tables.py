@@ -41,7 +41,12 @@ class UtcDateTime(sa.TypeDecorator[datetime]):
             return None
         if value.tzinfo is None:
             return value.replace(tzinfo=UTC)
-        return value.astimezone(UTC)
+        try:
+            return value.astimezone(UTC)
+        except OverflowError:
+            # Filters are checked before they get here (`domain.query` answers a 400); should a
+            # moment slip through, the error names it instead of a bare "date value out of range".
+            raise ValueError(f"{value.isoformat()} falls outside the years 1-9999 in UTC") from None
 
     def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
         if value is None or value.tzinfo is not None:
