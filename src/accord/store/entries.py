@@ -2,7 +2,7 @@
 
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -185,7 +185,7 @@ def _conditions(criterion: Criterion) -> list[sa.ColumnElement[bool]]:
     if kind is FieldType.CREATED_AT:
         # The rendered moment (UTC, to the second): every moment within that second.
         start = datetime.fromisoformat(criterion.groups[0][0]).replace(tzinfo=UTC)
-        return [_E.created_at >= start, _E.created_at < start + timedelta(seconds=1)]
+        return [_E.created_at >= start, _E.created_at <= start.replace(microsecond=999_999)]
     field_id = criterion.field.id
     if criterion.matches_empty:
         holders = sa.select(_V.entry_pk).where(_V.field_id == field_id)
