@@ -1,6 +1,5 @@
 """Errors as RFC 9457 problem details, mapped from the domain's error codes in one place."""
 
-import re
 from collections.abc import Mapping
 from http import HTTPStatus
 from typing import Any
@@ -14,6 +13,7 @@ from starlette.routing import compile_path
 
 from accord.domain.errors import AccordError, InvalidFields
 from accord.domain.filters import FilterSyntaxError
+from accord.domain.text import well_formed
 
 MEDIA_TYPE = "application/problem+json"
 
@@ -100,9 +100,6 @@ def problem_body(
     return orjson.dumps(_well_formed(body))
 
 
-_SURROGATE = re.compile("[\ud800-\udfff]")
-
-
 def _well_formed(value: Any) -> Any:
     """`value` with each lone surrogate in its texts as U+FFFD, as messages show them.
 
@@ -110,7 +107,7 @@ def _well_formed(value: Any) -> Any:
     Pydantic location can echo it from there; no UTF-8 text, so no reply, can carry it.
     """
     if isinstance(value, str):
-        return _SURROGATE.sub("\ufffd", value)
+        return well_formed(value)
     if isinstance(value, dict):
         return {_well_formed(key): _well_formed(item) for key, item in value.items()}
     if isinstance(value, list):

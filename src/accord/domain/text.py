@@ -59,9 +59,18 @@ def has_invalid_characters(text: str) -> bool:
     return _INVALID.search(text) is not None
 
 
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def well_formed(text: str) -> str:
+    """`text` with each undecodable byte (a lone surrogate) as U+FFFD: what any UTF-8
+    reply can carry."""
+    return _SURROGATE.sub("\ufffd", text)
+
+
 def printable(text: str) -> str:
     """`text` made safe to echo in a message: undecodable bytes as U+FFFD, long text cut."""
-    cleaned = "".join("\ufffd" if "\ud800" <= ch <= "\udfff" else ch for ch in text)
+    cleaned = well_formed(text)
     if len(cleaned) > MESSAGE_VALUE_LENGTH:
         return cleaned[:MESSAGE_VALUE_LENGTH] + "…"
     return cleaned
