@@ -57,6 +57,13 @@ def server(db: Database, demo_url: str) -> Iterator[LiveServer]:
 
 
 @pytest.fixture
+def live_server(db: Database, demo_url: str) -> Iterator[LiveServer]:
+    """The app served by uvicorn over a real socket: for tests about the wire itself."""
+    with LiveServer(settings_for(demo_url), db) as live:
+        yield live
+
+
+@pytest.fixture
 def legacy(server: LiveServer) -> Iterator[Legacy]:
     """A legacy API client acting as the demo administrator."""
     client = Legacy(server.url)

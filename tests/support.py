@@ -131,6 +131,10 @@ class LiveServer:
             time.sleep(0.005)
         return self
 
+    def client(self, **options: Any) -> httpx.Client:
+        """A client of this server (options as httpx.Client takes them)."""
+        return httpx.Client(base_url=self.url, **{"timeout": 30, **options})
+
     def __exit__(self, *_: object) -> None:
         self.server.should_exit = True
         self.thread.join(timeout=10)

@@ -15,6 +15,10 @@ def _flag(value: str) -> bool:
     raise ValueError(f"Not a yes/no value: {value!r}")
 
 
+def _list(value: str) -> tuple[str, ...]:
+    return tuple(part.strip() for part in value.split(",") if part.strip())
+
+
 @dataclass(frozen=True, slots=True)
 class Settings:
     database_url: str = DEFAULT_DATABASE_URL
@@ -29,10 +33,39 @@ class Settings:
     """REST API requests a minute per token (or per client address without one); 0: no limit."""
     api_rate_burst: int = 0
     """How many requests may come at once (the bucket's size); 0: as many as `api_rate_limit`."""
+    max_body_bytes: int = 4 * 1024 * 1024
+    """Largest REST API request body; a longer one is refused (413) while it is read."""
+    statement_timeout: float = 30.0
+    """Seconds one database statement of a request may run before it is cancelled; 0: none."""
+    max_header_bytes: int = 64 * 1024
+    """Largest request head (request line and headers) read; past it the connection closes."""
+    header_timeout: float = 10.0
+    """Seconds a client has to send a request's head once it starts (or once it connects)."""
+    idle_timeout: float = 5.0
+    """Seconds a kept-alive connection may sit idle between requests."""
+    max_connections: int = 2048
+    """Open connections a process keeps; a new one past this closes the idlest."""
+    trusted_proxies: tuple[str, ...] = ()
+    """Addresses or networks (CIDR) whose X-Forwarded-For names the client; none by default."""
+    auth_failure_limit: int = 60
+    """Failed authentications a minute per client address and per credential, on either API,
+    before further attempts are refused for a while; 0: no limit."""
+    sqlite_wal_limit_bytes: int = 64 * 1024 * 1024
+    """Size SQLite's write-ahead log is cut back to after a checkpoint."""
 
     def __post_init__(self) -> None:
         if self.api_rate_limit < 0 or self.api_rate_burst < 0:
             raise ValueError("ACCORD_API_RATE_LIMIT and ACCORD_API_RATE_BURST are 0 or more")
+        for name in ("max_body_bytes", "max_header_bytes", "max_connections"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"ACCORD_{name.upper()} is 1 or more")
+        for name in ("statement_timeout", "header_timeout", "idle_timeout"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"ACCORD_{name.upper()} is 0 or more")
+        if self.auth_failure_limit < 0 or self.sqlite_wal_limit_bytes < 0:
+            raise ValueError(
+                "ACCORD_AUTH_FAILURE_LIMIT and ACCORD_SQLITE_WAL_LIMIT_BYTES are 0 or more"
+            )
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> "Settings":
@@ -46,4 +79,19 @@ class Settings:
             max_request_bytes=int(env.get("ACCORD_MAX_REQUEST_BYTES", defaults.max_request_bytes)),
             api_rate_limit=int(env.get("ACCORD_API_RATE_LIMIT", defaults.api_rate_limit)),
             api_rate_burst=int(env.get("ACCORD_API_RATE_BURST", defaults.api_rate_burst)),
+            max_body_bytes=int(env.get("ACCORD_MAX_BODY_BYTES", defaults.max_body_bytes)),
+            statement_timeout=float(
+                env.get("ACCORD_STATEMENT_TIMEOUT", defaults.statement_timeout)
+            ),
+            max_header_bytes=int(env.get("ACCORD_MAX_HEADER_BYTES", defaults.max_header_bytes)),
+            header_timeout=float(env.get("ACCORD_HEADER_TIMEOUT", defaults.header_timeout)),
+            idle_timeout=float(env.get("ACCORD_IDLE_TIMEOUT", defaults.idle_timeout)),
+            max_connections=int(env.get("ACCORD_MAX_CONNECTIONS", defaults.max_connections)),
+            trusted_proxies=_list(env.get("ACCORD_TRUSTED_PROXIES", "")),
+            auth_failure_limit=int(
+                env.get("ACCORD_AUTH_FAILURE_LIMIT", defaults.auth_failure_limit)
+            ),
+            sqlite_wal_limit_bytes=int(
+                env.get("ACCORD_SQLITE_WAL_LIMIT_BYTES", defaults.sqlite_wal_limit_bytes)
+            ),
         )
