@@ -1,5 +1,7 @@
 """Fixtures: each test gets its own database (SQLite always, PostgreSQL when
-ACCORD_TEST_DATABASE_URL is set), copied from a migrated template, and a real server."""
+ACCORD_TEST_DATABASE_URL is set), copied from a migrated template, and the real app over
+it, served in the test process (`server`) or, for tests about the wire, on a socket
+(`live_server`)."""
 
 from collections.abc import Iterator
 from pathlib import Path
@@ -7,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from accord.services.transactions import Database, open_database
-from tests.support import PG_URL, Legacy, LiveServer, Templates, settings_for
+from tests.support import PG_URL, InProcessServer, Legacy, LiveServer, Templates, settings_for
 
 BACKENDS = ["sqlite", *(["postgresql"] if PG_URL else [])]
 
@@ -51,9 +53,11 @@ def empty_db(empty_url: str) -> Iterator[Database]:
 
 
 @pytest.fixture
-def server(db: Database, demo_url: str) -> Iterator[LiveServer]:
-    with LiveServer(settings_for(demo_url), db) as live:
-        yield live
+def server(db: Database, demo_url: str) -> Iterator[InProcessServer]:
+    """The app over the test's database, its lifespan run, without a socket: reach it
+    through `server.client()` (an httpx.Client)."""
+    with InProcessServer(settings_for(demo_url), db) as served:
+        yield served
 
 
 @pytest.fixture
@@ -64,8 +68,8 @@ def live_server(db: Database, demo_url: str) -> Iterator[LiveServer]:
 
 
 @pytest.fixture
-def legacy(server: LiveServer) -> Iterator[Legacy]:
+def legacy(server: InProcessServer) -> Iterator[Legacy]:
     """A legacy API client acting as the demo administrator."""
-    client = Legacy(server.url)
+    client = Legacy(server.client())
     yield client
     client.close()

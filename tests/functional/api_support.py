@@ -1,5 +1,5 @@
 """What the REST API's functional tests share: tokens, users with chosen rights, a client,
-and checks of problem replies. Every request goes through real HTTP to the live server."""
+and checks of problem replies. Every request goes through HTTP to the app (in-process)."""
 
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import timedelta
@@ -15,12 +15,12 @@ from accord.domain.values import RawValue
 from accord.services import directories, entries, tokens, users
 from accord.services.transactions import Database, now, run
 from accord.store import tables as t
-from tests.support import LiveServer
+from tests.support import Server
 
 API = "/api/v1"
 CLI = Actor.system("cli")
 Clients = Callable[[str | None], "Api"]
-"""The `clients` fixture: a client of the live server for a token (None: no token)."""
+"""The `clients` fixture: a client of the server for a token (None: no token)."""
 PROBLEM = "application/problem+json"
 
 
@@ -123,11 +123,18 @@ def set_values(db: Database, directory: str, entry_id: int, values: Mapping[str,
 
 
 class Api:
-    """A client of the REST API for one bearer token (paths are relative to /api/v1)."""
+    """A client of the REST API for one bearer token (paths are relative to /api/v1).
 
-    def __init__(self, base_url: str, token: str | None) -> None:
-        headers = {} if token is None else {"Authorization": f"Bearer {token}"}
-        self.http = httpx.Client(base_url=base_url + API, headers=headers, timeout=120)
+    It speaks through `http`, a client of a server (`server.client()`), which it takes
+    over: its base URL moves to /api/v1, it sends the token, and `close()` closes it.
+    """
+
+    def __init__(self, http: httpx.Client, token: str | None) -> None:
+        http.base_url = http.base_url.join(API)
+        http.timeout = httpx.Timeout(120)
+        if token is not None:
+            http.headers["Authorization"] = f"Bearer {token}"
+        self.http = http
 
     def request(self, method: str, path: str, **options: Any) -> httpx.Response:
         return self.http.request(method, path, **options)
@@ -209,12 +216,12 @@ def token(db: Database) -> str:
 
 
 @pytest.fixture
-def clients(server: LiveServer) -> Iterator[Clients]:
-    """Make clients of the live server for other tokens (None: no token at all)."""
+def clients(server: Server) -> Iterator[Clients]:
+    """Make clients of the server for other tokens (None: no token at all)."""
     made: list[Api] = []
 
     def client_for(text: str | None) -> Api:
-        made.append(Api(server.url, text))
+        made.append(Api(server.client(), text))
         return made[-1]
 
     yield client_for

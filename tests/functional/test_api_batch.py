@@ -10,7 +10,7 @@ import pytest
 from accord.domain.users import Actor
 from accord.services import tokens, users
 from accord.services.transactions import Database, Transaction, run
-from tests.support import LiveServer, custom_field, dump
+from tests.support import Server, custom_field, dump
 
 CLI = Actor.system("cli")
 PROBLEM = "application/problem+json"
@@ -29,13 +29,14 @@ def token_for(db: Database, login: str, *, rights: tuple[str, ...] = (), **scope
     return run(db, work, write=True)
 
 
-def client(server: LiveServer, token: str) -> httpx.Client:
-    headers = {"Authorization": f"Bearer {token}"}
-    return httpx.Client(base_url=server.url + "/api/v1", headers=headers, timeout=120)
+def client(server: Server, token: str) -> httpx.Client:
+    http = server.client(headers={"Authorization": f"Bearer {token}"}, timeout=120)
+    http.base_url = http.base_url.join("/api/v1")
+    return http
 
 
 @pytest.fixture
-def api(server: LiveServer, db: Database) -> Iterator[httpx.Client]:
+def api(server: Server, db: Database) -> Iterator[httpx.Client]:
     """A client acting as the demo administrator (its token's first use recorded)."""
     with client(server, token_for(db, "admin")) as http:
         assert http.get("/me").status_code == 200
@@ -239,7 +240,7 @@ def test_each_refused_item_gets_its_problem_and_leaves_nothing_behind(
     assert names(api)[16:] == ["Good One", "Good Two"]
 
 
-def test_a_missing_right_refuses_the_items_that_need_it(server: LiveServer, db: Database) -> None:
+def test_a_missing_right_refuses_the_items_that_need_it(server: Server, db: Database) -> None:
     editor = token_for(db, "editor", rights=("main-menu", "companies.view", "companies.edit"))
     with client(server, editor) as http:
         results = batch(

@@ -9,7 +9,10 @@ from importlib.resources import files
 import httpx
 import pytest
 
-from tests.support import LiveServer
+from tests.support import Server, read_only_db, read_only_demo_url, read_only_server
+
+SHARED = (read_only_demo_url, read_only_db, read_only_server)
+"""Every test here only reads the documentation: they share one database and one server."""
 
 DOCS = "/api/v1/docs"
 
@@ -31,8 +34,8 @@ class Links(HTMLParser):
 
 
 @pytest.fixture
-def http(server: LiveServer) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=server.url, timeout=30) as client:
+def http(server: Server) -> Iterator[httpx.Client]:
+    with server.client() as client:
         yield client
 
 

@@ -252,7 +252,7 @@ def test_pages_return_every_entry_that_existed_throughout_exactly_once(
     token = create_token(loaded.database)
     with ServerProcess(loaded.url, tmp_path, "server") as server:
         server.wait_until_listening()
-        reader, inserter, deleter = clients = [Api(server.url, token) for _ in range(3)]
+        reader, inserter, deleter = clients = [Api(server.client(), token) for _ in range(3)]
         for client in clients:
             client.http.timeout = httpx.Timeout(PAGE_TIMEOUT)
         try:

@@ -13,21 +13,21 @@ from accord.domain.users import Actor
 from accord.services import tokens
 from accord.services.transactions import Database, run
 from accord.settings import Settings
-from tests.support import API_PATH, KEY, LiveServer, settings_for
+from tests.support import API_PATH, KEY, InProcessServer, Server, settings_for
 
 Get = Callable[..., httpx.Response]
 
 
 @pytest.fixture
-def limited(db: Database, demo_url: str) -> Iterator[LiveServer]:
+def limited(db: Database, demo_url: str) -> Iterator[InProcessServer]:
     settings = settings_for(demo_url, api_rate_limit=1, api_rate_burst=3)
-    with LiveServer(settings, db) as live:
-        yield live
+    with InProcessServer(settings, db) as served:
+        yield served
 
 
 @pytest.fixture
-def get(limited: LiveServer) -> Iterator[Get]:
-    with httpx.Client(base_url=limited.url, timeout=30) as client:
+def get(limited: InProcessServer) -> Iterator[Get]:
+    with limited.client() as client:
 
         def get(
             path: str, token: str | None = None, params: dict[str, str] | None = None
@@ -107,10 +107,10 @@ def test_the_legacy_api_and_the_docs_are_not_limited(get: Get) -> None:
         assert "ratelimit-limit" not in reply.headers
 
 
-def test_there_is_no_limit_by_default(server: LiveServer, db: Database) -> None:
+def test_there_is_no_limit_by_default(server: Server, db: Database) -> None:
     assert Settings().api_rate_limit == 0
     token = new_token(db)
-    with httpx.Client(base_url=server.url) as client:
+    with server.client() as client:
         for _ in range(5):
             reply = client.get("/api/v1/me", headers={"Authorization": f"Bearer {token}"})
             assert reply.status_code == 200

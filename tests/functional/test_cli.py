@@ -26,8 +26,9 @@ from tests.functional.api_support import Api, expire_token, problem
 from tests.support import (
     KEY,
     PG_URL,
+    InProcessServer,
     Legacy,
-    LiveServer,
+    Server,
     Templates,
     dump,
     settings_for,
@@ -128,8 +129,8 @@ def denied(right: str) -> dict[str, Any]:
     return {"success": False, "details": f"Permission denied: {right}"}
 
 
-def client(server: LiveServer, *, user: str = "admin", key: str = KEY) -> closing[Legacy]:
-    return closing(Legacy(server.url, key=key, user=user))
+def client(server: Server, *, user: str = "admin", key: str = KEY) -> closing[Legacy]:
+    return closing(Legacy(server.client(), key=key, user=user))
 
 
 DEMO_LOADED = ["Demo data loaded.", "API key: accord-demo-key", "Admin login: admin"]
@@ -169,7 +170,7 @@ def test_db_upgrade_then_demo_if_needed_as_make_run_does(bare_url: str, tmp_path
         loaded = dump(database)
         assert cli("demo", "--if-needed") == DEMO_ALREADY
         assert dump(database) == loaded
-        with LiveServer(settings_for(bare_url), database) as server, client(server) as legacy:
+        with InProcessServer(settings_for(bare_url), database) as server, client(server) as legacy:
             assert ok(legacy("getcompanybyname", companyName="Teamlead"))["id"] == "2"
     finally:
         database.dispose()
@@ -181,7 +182,7 @@ def test_demo_loads_once_and_prints_the_key_and_the_login(empty_url: str, tmp_pa
     database = open_database(empty_url, sqlite_synchronous="NORMAL")
     try:
         loaded = dump(database)
-        with LiveServer(settings_for(empty_url), database) as server, client(server) as legacy:
+        with InProcessServer(settings_for(empty_url), database) as server, client(server) as legacy:
             assert ok(legacy("getcontactbyname", contactName="Ted Johnson"))["id"] == "6"
         assert cli.fails("demo") == "error: The demo data set is already loaded"
         assert dump(database) == loaded
@@ -193,7 +194,7 @@ def test_demo_loads_once_and_prints_the_key_and_the_login(empty_url: str, tmp_pa
 
 
 def test_apikey_generate_prints_a_new_key_that_replaces_the_old_one(
-    cli: Cli, server: LiveServer, legacy: Legacy
+    cli: Cli, server: Server, legacy: Legacy
 ) -> None:
     ok(legacy("getcompanies"))
     printed = cli("apikey", "generate")
@@ -211,7 +212,7 @@ def test_apikey_generate_prints_a_new_key_that_replaces_the_old_one(
 
 
 def test_apikey_set_makes_the_key_given_the_only_one_accepted(
-    cli: Cli, server: LiveServer, legacy: Legacy
+    cli: Cli, server: Server, legacy: Legacy
 ) -> None:
     assert cli("apikey", "set", "our-own-key-2026") == ["API key set"]
     assert legacy("getcompanies") == {"success": False, "details": "Wrong API key"}
@@ -222,7 +223,7 @@ def test_apikey_set_makes_the_key_given_the_only_one_accepted(
 # Users, groups and rights
 
 
-def test_users_are_added_listed_disabled_and_enabled(cli: Cli, server: LiveServer) -> None:
+def test_users_are_added_listed_disabled_and_enabled(cli: Cli, server: Server) -> None:
     assert cli.side_by_side(
         ("user", "add", "alice", "--email", "alice@example.org"), ("user", "add", "Boss", "--admin")
     ) == [["user alice added"], ["user Boss added (administrator)"]]
@@ -245,7 +246,7 @@ def test_users_are_added_listed_disabled_and_enabled(cli: Cli, server: LiveServe
 
 
 def test_rights_granted_and_revoked_apply_to_a_running_server_at_once(
-    cli: Cli, server: LiveServer
+    cli: Cli, server: Server
 ) -> None:
     assert cli.side_by_side(("user", "add", "carol"), ("group", "add", "Support")) == [
         ["user carol added"],
@@ -365,9 +366,9 @@ def test_fields_and_dictionaries_added_are_listed_and_used_through_the_api(
 
 
 @contextmanager
-def rest(server: LiveServer, token: str) -> Iterator[Api]:
+def rest(server: Server, token: str) -> Iterator[Api]:
     """A client of the REST API for `token`."""
-    api = Api(server.url, token)
+    api = Api(server.client(), token)
     try:
         yield api
     finally:
@@ -388,9 +389,7 @@ def token_list(cli: Cli, login: str = "manager") -> list[list[str]]:
     return [line.split("\t") for line in cli("token", "list", login)]
 
 
-def test_a_token_acts_as_its_user_over_rest_with_all_its_rights(
-    cli: Cli, server: LiveServer
-) -> None:
+def test_a_token_acts_as_its_user_over_rest_with_all_its_rights(cli: Cli, server: Server) -> None:
     said, token = create_token(cli)
     assert re.fullmatch(r"token \d+ for manager: read-write, all directories, expires never", said)
     with rest(server, token) as api:
@@ -400,7 +399,7 @@ def test_a_token_acts_as_its_user_over_rest_with_all_its_rights(
         assert api.ok("GET", "/directories/PRODUCTS/entries")["items"]
 
 
-def test_a_read_only_token_reads_and_is_refused_any_write(cli: Cli, server: LiveServer) -> None:
+def test_a_read_only_token_reads_and_is_refused_any_write(cli: Cli, server: Server) -> None:
     said, token = create_token(cli, "--read-only")
     assert re.fullmatch(r"token \d+ for manager: read-only, all directories, expires never", said)
     with rest(server, token) as api:
@@ -412,7 +411,7 @@ def test_a_read_only_token_reads_and_is_refused_any_write(cli: Cli, server: Live
     assert scope == "read-only"
 
 
-def test_a_token_limited_to_directories_is_refused_the_others(cli: Cli, server: LiveServer) -> None:
+def test_a_token_limited_to_directories_is_refused_the_others(cli: Cli, server: Server) -> None:
     said, token = create_token(cli, "--directory", "contacts", "--directory", "PRODUCTS")
     assert re.fullmatch(r"token \d+ for manager: read-write, 2 dir\., expires never", said)
     with rest(server, token) as api:
@@ -426,7 +425,7 @@ def test_a_token_limited_to_directories_is_refused_the_others(cli: Cli, server: 
 
 
 def test_a_token_expiring_in_days_shows_its_expiry_and_works_until_it_expires(
-    cli: Cli, server: LiveServer, db: Database
+    cli: Cli, server: Server, db: Database
 ) -> None:
     before = datetime.now(UTC)
     said, token = create_token(cli, "--expires", "30")
@@ -445,7 +444,7 @@ def test_a_token_expiring_in_days_shows_its_expiry_and_works_until_it_expires(
     assert state == "expired"
 
 
-def test_a_revoked_token_gets_401_at_once(cli: Cli, server: LiveServer) -> None:
+def test_a_revoked_token_gets_401_at_once(cli: Cli, server: Server) -> None:
     _, token = create_token(cli)
     _, other = create_token(cli)
     [[token_id, *_], [other_id, *_]] = token_list(cli)
@@ -461,7 +460,7 @@ def test_a_revoked_token_gets_401_at_once(cli: Cli, server: LiveServer) -> None:
     assert cli.fails("token", "revoke", token_id) == f"error: No active token with id {token_id}"
 
 
-def test_a_tokens_last_use_is_recorded_when_it_is_used(cli: Cli, server: LiveServer) -> None:
+def test_a_tokens_last_use_is_recorded_when_it_is_used(cli: Cli, server: Server) -> None:
     _, token = create_token(cli, "--read-only")
     [[_, name, _, expiry, last_use, _]] = token_list(cli)
     assert (name, expiry, last_use) == ("token of manager", "no expiry", "never used")

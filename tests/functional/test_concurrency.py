@@ -75,6 +75,10 @@ class ServerProcess:
     def __enter__(self) -> "ServerProcess":
         return self
 
+    def client(self, **options: Any) -> httpx.Client:
+        """A client of this server (options as httpx.Client takes them)."""
+        return httpx.Client(base_url=self.url, **{"timeout": 30, **options})
+
     def __exit__(self, *_: object) -> None:
         self.process.terminate()
         try:
@@ -131,7 +135,7 @@ def run_together(
     start = threading.Barrier(2)
 
     def client(n: int) -> list[Reply]:
-        with httpx.Client(base_url=servers[n].url, timeout=120) as http:
+        with servers[n].client(timeout=120) as http:
             start.wait(timeout=30)
             return work(http, n)
 
@@ -159,7 +163,7 @@ def names_for(n: int) -> list[str]:
 def test_overlapping_addcompany_calls_from_two_processes_keep_every_acknowledged_company(
     servers: tuple[ServerProcess, ServerProcess],
 ) -> None:
-    with httpx.Client(base_url=servers[0].url, timeout=60) as http:
+    with servers[0].client(timeout=60) as http:
         before = call(http, "getcompanies")["companies"]
 
     def add_companies(http: httpx.Client, n: int) -> list[Reply]:
@@ -192,8 +196,8 @@ def test_overlapping_addcompany_calls_from_two_processes_keep_every_acknowledged
     # Both processes now read the same companies: the demo's plus every acknowledged one,
     # each under the id it was given, with no name twice (ignoring case) and no id twice.
     with (
-        httpx.Client(base_url=servers[0].url, timeout=60) as first,
-        httpx.Client(base_url=servers[1].url, timeout=60) as second,
+        servers[0].client(timeout=60) as first,
+        servers[1].client(timeout=60) as second,
     ):
         companies = call(first, "getcompanies")["companies"]
         assert call(second, "getcompanies")["companies"] == companies
@@ -257,7 +261,7 @@ def history_of_contact(url: str) -> list[Change]:
 def test_one_contact_edited_from_two_processes_has_a_history_row_per_change(
     servers: tuple[ServerProcess, ServerProcess], demo_url: str
 ) -> None:
-    with httpx.Client(base_url=servers[0].url, timeout=60) as http:
+    with servers[0].client(timeout=60) as http:
         initial = call(http, "getcontactbyname", contactId=CONTACT_ID)
     earlier = len(history_of_contact(demo_url))
 
@@ -306,5 +310,5 @@ def test_one_contact_edited_from_two_processes_has_a_history_row_per_change(
         "contact_company": by_field["contact_company"][-1].new_value,
     }
     for server in servers:
-        with httpx.Client(base_url=server.url, timeout=60) as http:
+        with server.client(timeout=60) as http:
             assert call(http, "getcontactbyname", contactId=CONTACT_ID) == expected

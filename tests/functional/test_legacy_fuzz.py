@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 
 from accord.services.transactions import open_database
 from tests.functional.test_legacy_bad_input import Rows
-from tests.support import API_PATH, KEY, LiveServer, Templates, custom_field, settings_for
+from tests.support import API_PATH, KEY, InProcessServer, Templates, custom_field, settings_for
 
 COMMANDS = [
     "getcompanies",
@@ -349,8 +349,8 @@ def target(templates: Templates) -> Iterator[Target]:
         database = open_database(url, sqlite_synchronous="NORMAL")
         codes = [custom_field(database, "CLIENTS", name) for name in ("Services", "Notes")]
         with (
-            LiveServer(settings_for(url), database) as live,
-            httpx.Client(base_url=live.url, timeout=30) as client,
+            InProcessServer(settings_for(url), database) as served,
+            served.client() as client,
         ):
             yield Target(client, Rows(database), codes)
         database.dispose()

@@ -9,7 +9,7 @@ from accord.domain.users import Actor
 from accord.domain.values import RawValue
 from accord.services import directories, entries, users
 from accord.services.transactions import Database, Transaction, run
-from tests.support import Legacy, LiveServer, custom_field
+from tests.support import Legacy, Server, custom_field
 
 CLI = Actor.system("cli")
 
@@ -91,7 +91,7 @@ def test_a_search_on_a_multi_valued_field_matches_its_rendered_value_exactly(
 
 
 def test_a_search_on_a_computed_field_matches_its_rendered_value(
-    legacy: Legacy, db: Database, server: LiveServer
+    legacy: Legacy, db: Database, server: Server
 ) -> None:
     def work(tx: Transaction) -> int:
         directories.add_field(tx, "CLIENTS", "Creator", FieldType.CREATOR, actor=CLI)
@@ -109,7 +109,7 @@ def test_a_search_on_a_computed_field_matches_its_rendered_value(
         custom_field(db, "CLIENTS", "Created"),
     )
     demo = [r["id"] for r in legacy("getcompanies")["companies"] if r["id"] != by_accord]
-    maker = Legacy(server.url, user="maker")
+    maker = Legacy(server.client(), user="maker")
     added = maker("addcompany", org_name="Made By Maker")
     maker.close()
     assert (added["success"], added[creator]) == (True, "maker"), added

@@ -13,7 +13,7 @@ from accord.domain.users import Actor
 from accord.domain.values import RawValue
 from accord.services import directories, entries, sync, users
 from accord.services.transactions import Database, Transaction, open_database, run
-from tests.support import API_PATH, Legacy, LiveServer, dump
+from tests.support import API_PATH, Legacy, Server, dump
 
 UPDATE_NOM = "/rest/catalog-rest/1.0/catalog/updateNom"
 CLI = Actor.system("cli")
@@ -435,8 +435,8 @@ def projects(db: Database) -> None:
 
 
 @pytest.fixture
-def clerk(server: LiveServer) -> Iterator[Legacy]:
-    client = Legacy(server.url, user=CLERK)
+def clerk(server: Server) -> Iterator[Legacy]:
+    client = Legacy(server.client(), user=CLERK)
     yield client
     client.close()
 
@@ -518,10 +518,10 @@ def test_no_other_right_stands_in_for_a_directory_right(clerk: Legacy, db: Datab
     assert dump(db) == before
 
 
-def test_the_demo_users_hold_the_rights_the_demo_gives_them(server: LiveServer) -> None:
+def test_the_demo_users_hold_the_rights_the_demo_gives_them(server: Server) -> None:
     # manager holds the Sales group's rights; viewer holds read rights of its own.
-    manager = Legacy(server.url, user="Manager")
-    viewer = Legacy(server.url, user="viewer")
+    manager = Legacy(server.client(), user="Manager")
+    viewer = Legacy(server.client(), user="viewer")
     try:
         assert manager("addcompany", **{"clients-org_name": "Sold Co"})["success"] is True
         assert manager("searchentities", tableName="PRODUCTS")["success"] is True

@@ -10,7 +10,7 @@ import pytest
 
 from accord.services.transactions import Database
 from tests.functional.api_support import Api, ClientOf, add_user, problem
-from tests.support import Legacy, LiveServer, custom_field, dump
+from tests.support import Legacy, Server, custom_field, dump
 
 ADD_RIGHT = "Permission denied: Add the values to dictionaries"
 REMOVE_RIGHT = "Permission denied: Remove the values from dictionaries"
@@ -259,14 +259,14 @@ def test_a_repeated_idempotency_key_adds_the_value_once(admin: Api) -> None:
     assert labels(admin, "Colors") == [*DEMO_COLORS, "Green"]
 
 
-def at_once(server: LiveServer, admin: Api, path: str, body: dict[str, Any]) -> list[int]:
+def at_once(server: Server, admin: Api, path: str, body: dict[str, Any]) -> list[int]:
     """The statuses of the same POST sent by 8 client_of at the same moment, sorted."""
     callers = 8
     start = Barrier(callers)
     token = admin.http.headers["Authorization"].removeprefix("Bearer ")
 
     def send(_: int) -> int:
-        client = Api(server.url, token)
+        client = Api(server.client(), token)
         try:
             start.wait()
             return client.post(path, json=body).status_code
@@ -277,7 +277,7 @@ def at_once(server: LiveServer, admin: Api, path: str, body: dict[str, Any]) -> 
         return sorted(pool.map(send, range(callers)))
 
 
-def test_the_same_label_added_at_once_by_many_is_added_once(admin: Api, server: LiveServer) -> None:
+def test_the_same_label_added_at_once_by_many_is_added_once(admin: Api, server: Server) -> None:
     colors = by_name(admin, "Colors")
     statuses = at_once(server, admin, f"/dictionaries/{colors['id']}/values", {"label": "Green"})
     assert statuses == [201] + [409] * 7
@@ -285,7 +285,7 @@ def test_the_same_label_added_at_once_by_many_is_added_once(admin: Api, server: 
 
 
 def test_the_same_dictionary_created_at_once_by_many_is_created_once(
-    admin: Api, server: LiveServer
+    admin: Api, server: Server
 ) -> None:
     statuses = at_once(server, admin, "/dictionaries", {"name": "Regions", "values": ["North"]})
     assert statuses == [201] + [409] * 7
@@ -377,14 +377,14 @@ ROUTES = [
 @pytest.mark.parametrize(("method", "path", "body"), ROUTES)
 @pytest.mark.parametrize("token", [None, "acc_not-a-token"])
 def test_every_route_needs_a_valid_token(
-    server: LiveServer,
+    server: Server,
     db: Database,
     method: str,
     path: str,
     body: dict[str, Any] | None,
     token: str | None,
 ) -> None:
-    client = Api(server.url, token)
+    client = Api(server.client(), token)
     before = state(db)
     try:
         response = client.request(method, path, json=body)

@@ -1,6 +1,6 @@
 """The direct routes (`api.direct`) answer exactly as the FastAPI routes behind them.
 
-The same requests go to the live server and to a second one whose app has no direct
+The same requests go to the server and to a second one whose app has no direct
 routes, over one database: every reply must be the same, byte for byte in its JSON,
 whether the direct route took the request or let it fall through.
 """
@@ -8,14 +8,13 @@ whether the direct route took the request or let it fall through.
 from collections.abc import Iterator
 from typing import Any
 
-import httpx
 import pytest
 from starlette.routing import Match
 
 from accord.api.direct import DirectRoute
 from accord.services.transactions import Database
 from tests.functional.api_support import API, create_token
-from tests.support import LiveServer, settings_for
+from tests.support import InProcessServer, Server, settings_for
 
 REQUESTS: list[tuple[str, dict[str, str]]] = [
     # Taken by the direct routes
@@ -58,18 +57,19 @@ REQUESTS: list[tuple[str, dict[str, str]]] = [
 
 
 @pytest.fixture
-def fastapi_only(db: Database, demo_url: str) -> Iterator[LiveServer]:
-    """A second live server over the same database, without the direct routes."""
-    live = LiveServer(settings_for(demo_url), db)
-    routes = live.server.config.app.router.routes
+def fastapi_only(db: Database, demo_url: str) -> Iterator[InProcessServer]:
+    """A second server over the same database, without the direct routes."""
+    second = InProcessServer(settings_for(demo_url), db)
+    routes = second.app.router.routes  # type: ignore[attr-defined]
     routes[:] = [r for r in routes if not isinstance(r, DirectRoute)]
-    with live:
-        yield live
+    with second:
+        yield second
 
 
-def reply(url: str, path: str, headers: dict[str, str], token: str | None) -> dict[str, Any]:
+def reply(server: Server, path: str, headers: dict[str, str], token: str | None) -> dict[str, Any]:
     sent = {**headers, **({"Authorization": f"Bearer {token}"} if token else {})}
-    response = httpx.get(url + API + path, headers=sent, timeout=30)
+    with server.client() as http:
+        response = http.get(API + path, headers=sent)
     return {
         "status": response.status_code,
         "type": response.headers.get("content-type"),
@@ -79,31 +79,31 @@ def reply(url: str, path: str, headers: dict[str, str], token: str | None) -> di
 
 
 def test_every_request_gets_the_reply_the_fastapi_route_gives(
-    server: LiveServer, fastapi_only: LiveServer, db: Database
+    server: Server, fastapi_only: Server, db: Database
 ):
     token = create_token(db)
     differing = [
         (path, headers)
         for path, headers in REQUESTS
-        if reply(server.url, path, headers, token) != reply(fastapi_only.url, path, headers, token)
+        if reply(server, path, headers, token) != reply(fastapi_only, path, headers, token)
     ]
     assert differing == []
-    assert reply(server.url, "/companies/3", {}, token)["etag"] == '"1"'
-    assert reply(server.url, "/companies/3", {"If-None-Match": '"1"'}, token)["status"] == 304
+    assert reply(server, "/companies/3", {}, token)["etag"] == '"1"'
+    assert reply(server, "/companies/3", {"If-None-Match": '"1"'}, token)["status"] == 304
 
 
 @pytest.mark.parametrize("token", [None, "not-a-token"])
 def test_without_a_valid_token_the_reply_is_the_same_401(
-    server: LiveServer, fastapi_only: LiveServer, token: str | None
+    server: Server, fastapi_only: Server, token: str | None
 ):
     for path in ("/companies/1", "/companies"):
-        direct = reply(server.url, path, {}, token)
+        direct = reply(server, path, {}, token)
         assert direct["status"] == 401
-        assert direct == reply(fastapi_only.url, path, {}, token)
+        assert direct == reply(fastapi_only, path, {}, token)
 
 
-def test_the_direct_routes_take_plainly_valid_reads_and_leave_the_rest(server: LiveServer):
-    routes = [r for r in server.server.config.app.router.routes if isinstance(r, DirectRoute)]
+def test_the_direct_routes_take_plainly_valid_reads_and_leave_the_rest(server: Server):
+    routes = [r for r in server.app.router.routes if isinstance(r, DirectRoute)]  # type: ignore[attr-defined]
 
     def taken(path: str, method: str = "GET", token: bool = True) -> bool:
         raw_path, _, query = (API + path).partition("?")

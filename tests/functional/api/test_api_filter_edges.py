@@ -11,7 +11,11 @@ from typing import Any
 import pytest
 
 from tests.functional.api_support import Api, problem
+from tests.support import read_only_db, read_only_demo_url, read_only_server
 
+SHARED = (read_only_demo_url, read_only_db, read_only_server)
+"""Every test here only reads (searches and listings): they share one demo database and
+one server."""
 COMPANIES = "/companies"
 JSON = {"content-type": "application/json"}
 EVERY = "every"

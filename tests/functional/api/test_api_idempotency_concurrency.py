@@ -18,27 +18,28 @@ import pytest
 from accord.services.transactions import Database
 from tests.functional.api_support import API, Api, create_token
 from tests.functional.test_concurrency import ServerProcess
-from tests.support import LiveServer
+from tests.support import Server
 
 CLIENTS = 8
 ROUNDS = 4
 
 
 def send_together(
-    urls: list[str], token: str, method: str, path: str, key: str, body: dict[str, Any]
+    servers: list[Server], token: str, method: str, path: str, key: str, body: dict[str, Any]
 ) -> list[httpx.Response]:
-    """The same request sent once through each url, all released at the same moment."""
-    start = threading.Barrier(len(urls))
+    """The same request sent once through each server, all released at the same moment."""
+    start = threading.Barrier(len(servers))
 
-    def send(url: str) -> httpx.Response:
+    def send(server: Server) -> httpx.Response:
         headers = {"Authorization": f"Bearer {token}", "Idempotency-Key": key}
-        with httpx.Client(base_url=url + API, headers=headers, timeout=120) as http:
+        with server.client(headers=headers, timeout=120) as http:
+            http.base_url = http.base_url.join(API)
             http.get("/me")  # connected and authenticated before the race starts
             start.wait(timeout=60)
             return http.request(method, path, json=body)
 
-    with ThreadPoolExecutor(max_workers=len(urls)) as pool:
-        return list(pool.map(send, urls))
+    with ThreadPoolExecutor(max_workers=len(servers)) as pool:
+        return list(pool.map(send, servers))
 
 
 def assert_one_reply(replies: list[httpx.Response], status: int) -> None:
@@ -54,11 +55,11 @@ def assert_one_reply(replies: list[httpx.Response], status: int) -> None:
     assert all(r.headers["idempotent-replayed"] == "true" for r in replies if r not in originals)
 
 
-def creates_a_company_once(api: Api, urls: list[str], token: str) -> None:
+def creates_a_company_once(api: Api, servers: list[Server], token: str) -> None:
     for n in range(ROUNDS):
         name = f"Raced Co {n}"
         replies = send_together(
-            urls, token, "POST", "/companies", f"company-{n}", {"org_name": name}
+            servers, token, "POST", "/companies", f"company-{n}", {"org_name": name}
         )
         assert_one_reply(replies, 201)
         created = replies[0].json()
@@ -69,23 +70,23 @@ def creates_a_company_once(api: Api, urls: list[str], token: str) -> None:
         assert [(c["action"], c["field"]) for c in history] == [("create", "org_name")]
 
 
-def creates_a_contact_once(api: Api, urls: list[str], token: str) -> None:
+def creates_a_contact_once(api: Api, servers: list[Server], token: str) -> None:
     """Contacts have no unique field: only the key can keep a second one out."""
     for n in range(ROUNDS):
         name = f"Raced Contact {n}"
         replies = send_together(
-            urls, token, "POST", "/contacts", f"contact-{n}", {"contact_name": name}
+            servers, token, "POST", "/contacts", f"contact-{n}", {"contact_name": name}
         )
         assert_one_reply(replies, 201)
         found = api.items("/contacts", filter=f"contact_name eq '{name}'")
         assert [c["id"] for c in found] == [replies[0].json()["id"]]
 
 
-def patches_once(api: Api, urls: list[str], token: str) -> None:
+def patches_once(api: Api, servers: list[Server], token: str) -> None:
     before = api.entry("/companies/3")["version"]
     for n in range(ROUNDS):
         replies = send_together(
-            urls, token, "PATCH", "/companies/3", f"patch-{n}", {"org_www": f"raced{n}.example"}
+            servers, token, "PATCH", "/companies/3", f"patch-{n}", {"org_www": f"raced{n}.example"}
         )
         assert_one_reply(replies, 200)
         assert replies[0].json()["version"] == before + n + 1
@@ -104,9 +105,9 @@ SCENARIOS = [
 
 @pytest.mark.parametrize("scenario", SCENARIOS)
 def test_one_key_sent_by_many_clients_at_once_is_carried_out_once(
-    server: LiveServer, api: Api, token: str, scenario: Any
+    server: Server, api: Api, token: str, scenario: Any
 ):
-    scenario(api, [server.url] * CLIENTS, token)
+    scenario(api, [server] * CLIENTS, token)
 
 
 @pytest.fixture
@@ -126,8 +127,8 @@ def test_one_key_sent_through_two_server_processes_at_once_is_carried_out_once(
     processes: list[ServerProcess], db: Database, scenario: Any
 ):
     token = create_token(db)
-    api = Api(processes[0].url, token)
+    api = Api(processes[0].client(), token)
     try:
-        scenario(api, [processes[n % 2].url for n in range(CLIENTS)], token)
+        scenario(api, [processes[n % 2] for n in range(CLIENTS)], token)
     finally:
         api.close()

@@ -747,12 +747,12 @@ def raw_get(server: LiveServer, target: str, token: str) -> tuple[int, str, byte
 
 @pytest.mark.parametrize("path", ["/api/v1/companies", "/api/v1/nothing-here", "/"])
 def test_a_url_over_64_kib_is_a_414_problem_outside_the_legacy_api(
-    server: LiveServer, token: str, path: str
+    live_server: LiveServer, token: str, path: str
 ):
     listed = ",".join(str(n) for n in range(1, 12_100))  # an 85 KB query string
     target = f"{path}?filter=" + quote(f"id in ({listed})")
     assert len(target) > 85_000
-    status, content_type, body = raw_get(server, target, token)
+    status, content_type, body = raw_get(live_server, target, token)
     assert (status, content_type) == (414, "application/problem+json"), body[:300]
     assert json.loads(body) == {
         "type": "urn:accord:problem:uri_too_long",
@@ -764,7 +764,7 @@ def test_a_url_over_64_kib_is_a_414_problem_outside_the_legacy_api(
         "instance": path,
     }
     legacy = f"{API_PATH}?{quote(f'id in ({listed})')}"
-    status, content_type, body = raw_get(server, legacy, token)
+    status, content_type, body = raw_get(live_server, legacy, token)
     assert (status, content_type) == (200, "application/json; charset=utf-8"), body[:300]
     assert json.loads(body) == {"success": False, "details": "Request too large"}
 

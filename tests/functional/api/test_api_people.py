@@ -9,7 +9,7 @@ import pytest
 
 from accord.services.transactions import Database
 from tests.functional.api_support import Api, ClientOf, add_user, error_fields, problem
-from tests.support import Legacy, LiveServer, dump
+from tests.support import Legacy, Server, dump
 
 ADMINISTRATOR = "Permission denied: Administrator"
 MAIN_MENU = "Permission denied: CRM Main Menu"
@@ -532,14 +532,14 @@ def test_only_an_administrators_full_token_administers(
 @pytest.mark.parametrize(("method", "path", "body"), ROUTES)
 @pytest.mark.parametrize("token", [None, "acc_not-a-token"])
 def test_every_route_needs_a_valid_token(
-    server: LiveServer,
+    server: Server,
     db: Database,
     method: str,
     path: str,
     body: dict[str, Any] | None,
     token: str | None,
 ) -> None:
-    client = Api(server.url, token)
+    client = Api(server.client(), token)
     before = state(db)
     try:
         response = client.request(method, path, json=body)
