@@ -1,84 +1,77 @@
-"""Serving the app with uvicorn, and the one thing Accord changes in how it speaks HTTP.
-
-httptools, uvicorn's fast HTTP parser, refuses a URL longer than 65,535 bytes before any
-application sees it, with a plain-text 400. The legacy API promises a JSON reply to
-every call (clients read `success` and treat other statuses as transport failures), so
-such a request to a legacy path gets the envelope the app gives a body over the size
-limit; any other gets a 414 as problem JSON, the form of every REST API error.
-"""
+"""Serving the app with uvicorn: one process, Accord's logging, and Accord's way of
+reading HTTP off the socket (`accord.wire`: limits on heads, idle connections and the
+number of connections; refusals in the form of their path)."""
 
 import gc
+import logging
+import resource
+from dataclasses import replace
 from typing import Any
-from urllib.parse import unquote, urlsplit
 
 import uvicorn
-from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
-from accord.api import problems
+from accord import wire
 from accord.app import create_app
-from accord.legacy.render import MEDIA_TYPE, failure
-from accord.legacy.routes import API_PATH, UPDATE_NOM_PATH
 from accord.services.transactions import Database
 from accord.settings import Settings
 
-MAX_URL_BYTES = 65_535
 GC_YOUNG_OBJECTS = 10_000
 """Allocations between two collections of the youngest generation (Python's default: 700)."""
-
-
-LEGACY_PATHS = (API_PATH, UPDATE_NOM_PATH)
-URL_TOO_LONG = (
-    f"The URL is longer than the {MAX_URL_BYTES:,} bytes this server reads"
-    " (a long filter fits in the body of POST .../search)"
-)
-LONGEST_INSTANCE = 1000
-"""A path up to this long is named in the 414 problem as its `instance`."""
-
-
-class AccordHttpProtocol(HttpToolsProtocol):
-    def send_400_response(self, msg: str) -> None:
-        if len(self.url) <= MAX_URL_BYTES:
-            super().send_400_response(msg)
-            return
-        path = _path(self.url)
-        if path in LEGACY_PATHS:
-            self._send_and_close(b"200 OK", MEDIA_TYPE, failure("Request too large"))
-            return
-        instance = path if len(path) <= LONGEST_INSTANCE else ""
-        body = problems.problem_body(414, "uri_too_long", URL_TOO_LONG, instance=instance)
-        self._send_and_close(b"414 URI Too Long", problems.MEDIA_TYPE, body)
-
-    def _send_and_close(self, status: bytes, media_type: str, body: bytes) -> None:
-        head = (
-            b"HTTP/1.1 " + status + b"\r\ncontent-type: " + media_type.encode() + b"\r\n"
-            b"content-length: " + str(len(body)).encode() + b"\r\nconnection: close\r\n\r\n"
-        )
-        self.transport.write(head + body)
-        self.transport.close()
-
-
-def _path(target: bytes) -> str:
-    """The path a request target names, percent-decoded (as routing sees it)."""
-    return unquote(urlsplit(target.decode("latin-1")).path)
+SPARE_FILES = 256
+"""Descriptors kept for what is not a client connection: database connections, logs, ..."""
+_log = logging.getLogger(__name__)
 
 
 def config(settings: Settings, database: Database, **options: Any) -> uvicorn.Config:
     """uvicorn's configuration for Accord: one process, Accord's logging, no access log of
-    uvicorn's own (it would print the query string, and with it the API key)."""
+    uvicorn's own (it would print the query string, and with it the API key).
+
+    X-Forwarded-For and X-Forwarded-Proto are read only from `settings.trusted_proxies`
+    (uvicorn's default trusts them from 127.0.0.1, so any local client could name any
+    address, and escape every per-address limit by inventing a new one each time).
+    """
     options.setdefault("log_config", None)
     return uvicorn.Config(
         create_app(settings, database=database),
-        http=AccordHttpProtocol,
+        http=wire.protocol(wire.Limits.of(settings)),
         access_log=False,
         server_header=False,
+        proxy_headers=bool(settings.trusted_proxies),
+        forwarded_allow_ips=list(settings.trusted_proxies),
         **options,
     )
 
 
 def serve(settings: Settings, database: Database, *, host: str, port: int) -> None:
+    files = allow_open_files(settings.max_connections + SPARE_FILES)
+    if files < settings.max_connections + SPARE_FILES:
+        connections = max(1, files - SPARE_FILES)
+        _log.warning(
+            "the process may open %d files: it keeps %d connections, not"
+            " ACCORD_MAX_CONNECTIONS=%d (raise `ulimit -n` for more)",
+            files,
+            connections,
+            settings.max_connections,
+        )
+        settings = replace(settings, max_connections=connections)
     server = uvicorn.Server(config(settings, database, host=host, port=port))
     settle_garbage_collector()
     server.run()
+
+
+def allow_open_files(wanted: int) -> int:
+    """Raise the process's limit on open files to `wanted` if its hard limit allows; the
+    limit then.
+
+    Past it, accepting a connection fails, and uvicorn stops accepting for a second at a
+    time: the connection limit must come first, to close the idlest for the new one.
+    """
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft == resource.RLIM_INFINITY or soft >= wanted:
+        return wanted
+    new = wanted if hard == resource.RLIM_INFINITY else min(wanted, hard)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (new, hard))
+    return new
 
 
 def settle_garbage_collector() -> None:
