@@ -2,7 +2,7 @@
 
 import logging
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
@@ -10,10 +10,12 @@ from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from accord.api import router as api
-from accord.api.ratelimit import RateLimit
+from accord.api.guard import Guard
+from accord.api.ratelimit import AuthFailureLimit, RateLimit
 from accord.jobs.worker import JobWorker
 from accord.legacy.routes import LegacyContext
 from accord.legacy.routes import routes as legacy_routes
+from accord.services.throttle import FailureThrottle
 from accord.services.transactions import Database, open_database
 from accord.settings import Settings
 
@@ -24,7 +26,10 @@ def create_app(settings: Settings, *, database: Database | None = None) -> FastA
     """The ASGI application for `settings` (a given `database` is used as is, and kept open)."""
     owns_database = database is None
     db = database or open_database(
-        settings.database_url, sqlite_synchronous=settings.sqlite_synchronous
+        settings.database_url,
+        sqlite_synchronous=settings.sqlite_synchronous,
+        statement_timeout=settings.statement_timeout,
+        sqlite_wal_limit_bytes=settings.sqlite_wal_limit_bytes,
     )
     worker = JobWorker(db, jira=None) if settings.run_jobs else None
 
@@ -38,7 +43,7 @@ def create_app(settings: Settings, *, database: Database | None = None) -> FastA
         if owns_database:
             db.dispose()
 
-    app = FastAPI(
+    app = _App(
         title="Accord",
         version="1",
         summary="An API-first CRM server",
@@ -51,7 +56,22 @@ def create_app(settings: Settings, *, database: Database | None = None) -> FastA
         telemetry={"tracing": False, "metrics": False, "logs": False},
     )
     api.install(app, db)
-    context = LegacyContext(db, jira=None, max_request_bytes=settings.max_request_bytes)
+    # What anyone may read, and a cache may keep: the API's description.
+    app.public = (str(app.openapi_url), f"{api.PREFIX}/docs")
+    # Inside the rate limit (its 401s count against the client's address, as before) and
+    # the legacy paths (which bound their own form bodies, and take no bearer token).
+    app.add_middleware(
+        Guard,
+        api=app.state.api,
+        prefix=api.PREFIX,
+        public=app.public,
+        max_body_bytes=settings.max_body_bytes,
+    )
+    # Failed authentications on either API count against one budget per client address.
+    throttle = FailureThrottle(settings.auth_failure_limit)
+    context = LegacyContext(
+        db, jira=None, max_request_bytes=settings.max_request_bytes, throttle=throttle
+    )
     legacy = legacy_routes(context)
     app.add_middleware(LegacyFirst, routes=legacy)
     # Also in the router, first, for what the exact paths above do not catch (a
@@ -65,9 +85,66 @@ def create_app(settings: Settings, *, database: Database | None = None) -> FastA
             prefix=api.PREFIX,
             exempt=[f"{api.PREFIX}/docs", str(app.openapi_url)],
         )
+    if settings.auth_failure_limit:
+        app.add_middleware(
+            AuthFailureLimit,
+            throttle=throttle,
+            prefix=api.PREFIX,
+            exempt=[f"{api.PREFIX}/docs", str(app.openapi_url)],
+        )
     if settings.access_log:
         app.add_middleware(AccessLog)
     return app
+
+
+class _App(FastAPI):
+    """FastAPI, with `SecurityHeaders` around all of its layers: even the 500 its outermost
+    layer answers for a crash carries them."""
+
+    public: tuple[str, ...] = ()
+    """Paths (and what is under them) whose replies a cache may keep."""
+
+    def build_middleware_stack(self) -> ASGIApp:
+        return SecurityHeaders(super().build_middleware_stack(), public=self.public)
+
+
+class SecurityHeaders:
+    """`X-Content-Type-Options: nosniff` on every reply, and `Cache-Control: no-store` on
+    every reply but those of the `public` paths (and what is under them): the others may
+    carry users' data or a credential, and no cache on the way may keep them.
+
+    A header the reply already has is left as it is. Cheap, as it is on the path of every
+    legacy point read: one look at the reply's few headers.
+    """
+
+    def __init__(self, app: ASGIApp, *, public: Sequence[str]) -> None:
+        self.app = app
+        self.public = frozenset(public)
+        self.public_under = tuple(path.rstrip("/") + "/" for path in public)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        path: str = scope["path"]
+        public = path in self.public or path.startswith(self.public_under)
+        wanted = PUBLIC_HEADERS if public else PRIVATE_HEADERS
+
+        async def sending(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = message.get("headers", ())
+                present = {name.lower() for name, _ in headers}
+                missing = [header for header in wanted if header[0] not in present]
+                if missing:
+                    message = {**message, "headers": [*headers, *missing]}
+            await send(message)
+
+        await self.app(scope, receive, sending)
+
+
+NOSNIFF = (b"x-content-type-options", b"nosniff")
+PUBLIC_HEADERS = (NOSNIFF,)
+PRIVATE_HEADERS = (NOSNIFF, (b"cache-control", b"no-store"))
 
 
 class LegacyFirst:

@@ -77,9 +77,16 @@ def _fail(message: str) -> None:
     raise typer.Exit(1)
 
 
-def _database() -> Database:
+def _database(*, serving: bool = False) -> Database:
+    """The configured database. Serving, its statements are timed as requests' are; the
+    CLI's own jobs (an upgrade, the demo) take as long as they take."""
     settings = Settings.from_env()
-    return open_database(settings.database_url, sqlite_synchronous=settings.sqlite_synchronous)
+    return open_database(
+        settings.database_url,
+        sqlite_synchronous=settings.sqlite_synchronous,
+        statement_timeout=settings.statement_timeout if serving else 0,
+        sqlite_wal_limit_bytes=settings.sqlite_wal_limit_bytes,
+    )
 
 
 def _do(work: Callable[[Transaction], T], *, write: bool = True) -> T:
@@ -103,7 +110,7 @@ def serve(
 ) -> None:
     """Run the HTTP server (legacy API)."""
     settings = Settings.from_env()
-    database = _database()
+    database = _database(serving=True)
     with _errors():
         migrations.require_current_schema(database)
     # Imported here: the web stack takes over a second to import, which every other

@@ -38,11 +38,14 @@ class Settings:
     statement_timeout: float = 30.0
     """Seconds one database statement of a request may run before it is cancelled; 0: none."""
     max_header_bytes: int = 64 * 1024
-    """Largest request head (request line and headers) read; past it the connection closes."""
+    """Largest set of request headers read (the URL has its own limit, 65,535 bytes); past
+    it the reply is a 431 and the connection closes."""
     header_timeout: float = 10.0
-    """Seconds a client has to send a request's head once it starts (or once it connects)."""
+    """Seconds a client has to send a request's head once it starts (or once it connects),
+    and between two parts of its body; 0: no limit."""
     idle_timeout: float = 5.0
-    """Seconds a kept-alive connection may sit idle between requests."""
+    """Seconds a kept-alive connection may sit idle between requests; 0: closed after each
+    reply."""
     max_connections: int = 2048
     """Open connections a process keeps; a new one past this closes the idlest."""
     trusted_proxies: tuple[str, ...] = ()

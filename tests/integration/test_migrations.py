@@ -176,3 +176,52 @@ def test_upgrading_to_0005_folds_stored_name_keys_in_either_case(empty_db: Datab
     with engine.connect() as connection:
         keys = dict(connection.execute(sa.select(t.groups.c.name, t.groups.c.name_key)).all())
     assert {n: keys[n] for n in before} == before
+
+
+def test_upgrading_to_0007_keeps_the_oldest_of_each_grant_and_no_grant_twice(
+    empty_db: Database,
+) -> None:
+    engine = empty_db.engine
+    migrate.downgrade(engine, "0006")
+    with engine.begin() as connection:
+        directory = ids(connection, t.directories)
+        at = datetime(2026, 11, 28, tzinfo=UTC)
+        connection.execute(
+            sa.insert(t.users).values(
+                id=1, login="ann", login_key="ann", display_name="Ann", email="", created_at=at
+            )
+        )
+        connection.execute(sa.insert(t.groups).values(id=1, name="Sales", name_key="sales"))
+        clients, contacts = directory["CLIENTS"], directory["CONTACTS"]
+        held = [  # (right, directory, user, group), as racing grants stored them before 0007
+            ("view", clients, 1, None),
+            ("view", clients, 1, None),
+            ("main-menu", None, 1, None),
+            ("main-menu", None, 1, None),
+            ("main-menu", None, None, 1),
+            ("edit", clients, None, 1),
+            ("edit", clients, None, 1),
+            ("main-menu", None, 1, None),
+            ("view", contacts, 1, None),
+        ]
+        connection.execute(
+            sa.insert(t.grants),
+            [
+                {"id": n, "right": r, "directory_id": d, "user_id": u, "group_id": g}
+                for n, (r, d, u, g) in enumerate(held, start=1)
+            ],
+        )
+
+    migrate.upgrade(engine)
+
+    migrate.check(engine)
+    with engine.connect() as connection:
+        kept = connection.execute(sa.select(t.grants.c.id).order_by(t.grants.c.id)).scalars()
+        assert list(kept) == [1, 3, 5, 6, 9]
+    for right, directory_id, user_id, group_id in held:
+        with pytest.raises(IntegrityError), engine.begin() as connection:
+            connection.execute(
+                sa.insert(t.grants).values(
+                    right=right, directory_id=directory_id, user_id=user_id, group_id=group_id
+                )
+            )

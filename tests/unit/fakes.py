@@ -1,5 +1,6 @@
 """A schema and an in-memory Lookup for unit tests of the pure domain rules."""
 
+from accord.domain.rights import Rights
 from accord.domain.schema import (
     Dictionary,
     DictionaryValue,
@@ -84,6 +85,8 @@ SCHEMA = Schema(
 
 class MemoryLookup:
     """Entries by (directory id, id) -> name; remembers what it was asked to create."""
+
+    link_rights: Rights | None = None  # links may name entries anywhere
 
     def __init__(self, entries: dict[tuple[int, int], str] | None = None) -> None:
         self.entries = dict(entries or {})

@@ -21,7 +21,7 @@ from accord.domain.rights import GlobalRight
 from accord.domain.users import Actor
 from accord.services import idempotency, tokens
 from accord.services.idempotency import IdempotencyRace, Reply
-from accord.services.transactions import Database, Transaction, now, run
+from accord.services.transactions import Database, Transaction, in_thread, now, run
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -59,11 +59,37 @@ def context(request: Request) -> ApiContext:
 
 
 def bearer(request: Request) -> str:
-    header = request.headers.get("authorization", "")
-    scheme, _, token = header.partition(" ")
+    return bearer_token(request.headers.get("authorization", ""))
+
+
+def bearer_token(authorization: str) -> str:
+    """The token an Authorization header carries (InvalidToken if it carries none)."""
+    scheme, _, token = authorization.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise InvalidToken("Send a personal API token: Authorization: Bearer <token>")
     return token.strip()
+
+
+async def check_token(api: ApiContext, token: str) -> None:
+    """InvalidToken unless `token` is active now, checked in a read transaction of its own
+    (before a request's body is read, see `api.guard`).
+
+    The request's own transaction checks it again (`_call`): it may be revoked in between,
+    and the rights a call acts with are read in the transaction it acts in. That second
+    check finds what this one loaded in the database's cache of authentications, unless
+    something about users or tokens changed meanwhile, so a call still costs one lookup.
+    """
+
+    def check(tx: Transaction) -> None:
+        tokens.authenticate_token(tx, token, edge=EDGE)
+
+    if api.database.embedded:
+        # A few rows by key, as a brief read: on the event loop (see `read`).
+        run(api.database, check, write=False)
+    else:
+        await to_thread.run_sync(
+            lambda: run(api.database, check, write=False), limiter=api.threads(write=False)
+        )
 
 
 async def read(
@@ -111,8 +137,10 @@ async def _call(
     if brief and not write and api.database.embedded:
         result = then(run(api.database, in_transaction, write=False))
     else:
-        result = await to_thread.run_sync(
-            lambda: then(run(api.database, in_transaction, write=write)),
+        # Its statements are cancelled if the client goes away meanwhile.
+        result = await in_thread(
+            request.receive,
+            lambda cancel: then(run(api.database, in_transaction, write=write, cancel=cancel)),
             limiter=api.threads(write=write),
         )
     await _touch(api, used[-1])

@@ -19,6 +19,7 @@ from starlette.routing import BaseRoute, Match, Route
 from starlette.types import Scope
 
 from accord.api import entries
+from accord.api.query_text import first_unreadable
 from accord.domain.filters import parse_filter
 from accord.services import listings
 
@@ -103,6 +104,8 @@ def _entry_ok(scope: Scope, path: Mapping[str, str], query: QueryParams) -> bool
 def _page_ok(scope: Scope, path: Mapping[str, str], query: QueryParams) -> bool:
     if not _code_ok(path) or len(query.keys()) != len(query.multi_items()):
         return False  # a parameter given twice: the FastAPI route refuses it
+    if first_unreadable(scope.get("query_string", b"")) is not None:
+        return False  # text that is not UTF-8 (Starlette made it U+FFFD), or a NUL
     for name, value in query.items():
         longest = entries.LIST_TEXT_LENGTH.get(name)
         if longest is not None:

@@ -4,6 +4,7 @@ from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends, Header, Path, Query, Request
+from starlette.convertors import Convertor, register_url_convertor
 from starlette.responses import Response
 
 from accord.api import batch, render
@@ -20,7 +21,7 @@ from accord.api.schemas import (
     PageModel,
     SearchModel,
 )
-from accord.domain.entries import Entry, EntryRef
+from accord.domain.entries import MAX_ID, Entry, EntryRef
 from accord.domain.errors import InvalidQuery
 from accord.domain.filters import Filter, filter_from_json, parse_filter
 from accord.domain.schema import Directory, Schema
@@ -30,11 +31,33 @@ from accord.services.idempotency import Reply
 from accord.services.transactions import Transaction
 
 MERGE_PATCH = "application/merge-patch+json"
-ENTRY = "/{entry_id:int}"
+ID_DIGITS = len(str(MAX_ID))
+"""The most digits an id has (leading zeros aside)."""
+
+
+class _EntryIdConvertor(Convertor[int]):
+    """An entry id in a path: any run of ASCII digits, as Starlette's `int` convertor
+    takes, but a number longer than any id is read as one past the largest, so it is
+    refused as every id out of range is (422) rather than handed to `int()`, which
+    refuses more than 4300 digits with a ValueError (a 500 from inside the router)."""
+
+    regex = "[0-9]+"
+
+    def convert(self, value: str) -> int:
+        digits = value.lstrip("0") or "0"
+        return int(digits) if len(digits) <= ID_DIGITS else MAX_ID + 1
+
+    def to_string(self, value: int) -> str:
+        return str(value)
+
+
+register_url_convertor("entry_id", _EntryIdConvertor())
+ENTRY = "/{entry_id:entry_id}"
 """An entry's path: only digits route to it, so `/companies/abc` names nothing there (404
 `not_found`, as any unknown path) and `PUT /companies/search` is a 405; an id that is a
-number out of range (`0`) is refused as a path the API understood (422)."""
-EntryId = Annotated[int, Path(ge=1, le=2**31 - 1, description="The entry's id in its directory")]
+number out of range (`0`, or a thousand digits) is refused as a path the API understood
+(422)."""
+EntryId = Annotated[int, Path(ge=1, le=MAX_ID, description="The entry's id in its directory")]
 Payload = Annotated[dict[str, Any], Body(description="Field values by field code")]
 IfMatch = Annotated[
     str | None,
@@ -44,6 +67,10 @@ IfMatch = Annotated[
     ),
 ]
 WRITE_ONCE = {"parameters": [IDEMPOTENCY_KEY]}
+VERSION_DIGITS = 19
+"""The most digits of a version (a version counts writes: 2^63 is never reached)."""
+NO_VERSION = 10**VERSION_DIGITS
+"""A version no entry is at: what an If-Match of more digits names."""
 DEFAULT_LIMIT = 50
 LIST_TEXT_LENGTH = {"q": 1000, "sort": 1000, "fields": 10000, "cursor": 4000}
 """The longest value each text parameter of a list takes."""
@@ -289,10 +316,17 @@ def _none_match(header: str, etag: str) -> bool:
 
 
 def _expected_version(if_match: str | None) -> int | None:
-    """The version an If-Match header names (`"3"`, `W/"3"`); `*` asks for none."""
+    """The version an If-Match header names (`"3"`, `W/"3"`); `*` asks for none.
+
+    A version of more digits than any entry's is one no entry is at (a 412, as any stale
+    version), read without `int()`, which refuses over 4300 digits."""
     if if_match is None or if_match.strip() == "*":
         return None
     tags = _etags(if_match)
-    if len(tags) != 1 or not tags[0].startswith('"') or not tags[0][1:-1].isdigit():
+    version = tags[0][1:-1]
+    quoted = len(tags[0]) >= 2 and tags[0][0] == tags[0][-1] == '"'
+    # isdigit() alone takes "²" and "١", which int() refuses or reads as another digit
+    if len(tags) != 1 or not quoted or not (version.isascii() and version.isdigit()):
         raise InvalidQuery('If-Match takes one ETag this API gave, like "3"')
-    return int(tags[0][1:-1])
+    digits = version.lstrip("0") or "0"
+    return int(digits) if len(digits) <= VERSION_DIGITS else NO_VERSION

@@ -1,6 +1,7 @@
 """Errors as RFC 9457 problem details, mapped from the domain's error codes in one place."""
 
 from collections.abc import Mapping
+from decimal import InvalidOperation
 from http import HTTPStatus
 from typing import Any
 
@@ -37,6 +38,7 @@ STATUS_BY_CODE = {
     "stale_version": 412,
     "precondition_required": 428,
     "rate_limited": 429,
+    "statement_timeout": 503,
     "invalid_query": 400,
     "filter_syntax": 400,
     "bad_request": 400,
@@ -185,6 +187,9 @@ def install(app: FastAPI, prefix: str) -> None:
             # FastAPI's reading of a body nested past the parser's stack (about a
             # thousand levels); shallower bodies are read and their values judged.
             return problem(400, "invalid_json", NESTED_TOO_DEEPLY, instance=request.url.path)
+        unreadable = _unreadable(error.__cause__)
+        if unreadable:
+            return problem(400, "invalid_json", unreadable, instance=request.url.path)
         code = {404: "not_found", 405: "method_not_allowed"}.get(error.status_code, "http_error")
         headers = dict(error.headers or {})
         if error.status_code == 405:
@@ -200,6 +205,19 @@ def install(app: FastAPI, prefix: str) -> None:
     app.add_exception_handler(AccordError, domain_error)
     app.add_exception_handler(RequestValidationError, validation_error)
     app.add_exception_handler(StarletteHTTPException, http_error)
+
+
+def _unreadable(cause: BaseException | None) -> str:
+    """Why the JSON parser could not read a body ("" if not for a reason told here): it
+    is not UTF-8, or it holds a number past what Python turns into one (an integer of
+    over 4300 digits, an exponent of over 18 digits). FastAPI answers either as "There
+    was an error parsing the body", with the parser's error as the cause."""
+    if isinstance(cause, UnicodeDecodeError):
+        return "The body is not valid JSON: it is not UTF-8 text"
+    too_long = isinstance(cause, ValueError) and "integer string conversion" in str(cause)
+    if too_long or isinstance(cause, InvalidOperation):
+        return "The body is not valid JSON: it holds a number too long to be read"
+    return ""
 
 
 def _malformed_json(error: RequestValidationError) -> str:

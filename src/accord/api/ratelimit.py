@@ -1,4 +1,5 @@
-"""A per-token rate limit on the REST API: a token bucket per caller, in this process.
+"""Two limits on the REST API, in this process: a rate limit (a token bucket per caller),
+and the throttle of failed authentications (`AuthFailureLimit`, at the end).
 
 Each bearer token has a bucket of `burst` requests that refills at `per_minute`; a
 request takes one, and a caller whose bucket is empty gets 429 with `Retry-After`.
@@ -25,6 +26,7 @@ from dataclasses import dataclass
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from accord.api.problems import problem
+from accord.services.throttle import FailureThrottle, address_key
 
 MAX_KEYS = 100_000
 """Buckets and accepted tokens kept; past this the least recently used are forgotten."""
@@ -175,5 +177,64 @@ def _token_key(scope: Scope) -> str | None:
 
 
 def _address_key(scope: Scope) -> str:
-    client = scope.get("client")
-    return "address:" + (client[0] if client else "")
+    return address_key(scope.get("client"))
+
+
+class AuthFailureLimit:
+    """ASGI middleware: the throttle of failed authentications, on every path under `prefix`
+    except the `exempt` ones.
+
+    A 401 to a request that sent an Authorization header counts against its client
+    address (a request without one guessed nothing). An address whose failures reached
+    the limit gets 429 `too_many_failures` with `Retry-After`, before its token is looked
+    at, unless its token is one this process answered with a success (2xx or 304) since
+    it last failed: tokens are 256 random bits, so no one finds a valid one by guessing,
+    and a valid token is never held up by invented ones sent from the same address.
+    """
+
+    def __init__(
+        self, app: ASGIApp, *, throttle: FailureThrottle, prefix: str, exempt: Sequence[str] = ()
+    ) -> None:
+        self.app = app
+        self.throttle = throttle
+        self.prefix = prefix.rstrip("/")
+        self.exempt = frozenset(exempt)
+        self.exempt_under = tuple(path.rstrip("/") + "/" for path in exempt)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or not self._limits(scope["path"]):
+            await self.app(scope, receive, send)
+            return
+        # The token's digest on every call: the throttle never keeps a token itself.
+        address, token = address_key(scope.get("client")), _token_key(scope)
+        wait = self.throttle.locked(address)
+        if wait and not (token is not None and self.throttle.is_vouched(token)):
+            detail = f"Too many failed authentications from this address; retry in {wait} s"
+            headers = {"Retry-After": str(wait)}
+            reply = problem(
+                429, "too_many_failures", detail, instance=scope["path"], headers=headers
+            )
+            await reply(scope, receive, send)
+            return
+        if token is None:
+            await self.app(scope, receive, send)
+            return
+
+        async def sending(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                self._count(address, token, message["status"])
+            await send(message)
+
+        await self.app(scope, receive, sending)
+
+    def _limits(self, path: str) -> bool:
+        if not (path == self.prefix or path.startswith(self.prefix + "/")):
+            return False
+        return path not in self.exempt and not path.startswith(self.exempt_under)
+
+    def _count(self, address: str, token: str, status: int) -> None:
+        if status == 401:
+            self.throttle.fail(address)
+            self.throttle.disown(token)
+        elif (200 <= status < 300 or status == 304) and token not in self.throttle.vouched:
+            self.throttle.vouch(token)

@@ -20,6 +20,7 @@ from accord.api import (
     render,
 )
 from accord.api.context import ApiContext, bearer, read
+from accord.api.query_text import require_readable
 from accord.api.schemas import BEARER, MeModel, problem_responses
 from accord.domain.errors import InvalidQuery
 from accord.domain.users import Actor
@@ -34,9 +35,11 @@ ERRORS: dict[int | str, dict[str, Any]] = problem_responses(
         (404, "Not found"),
         (409, "Conflict"),
         (412, "Stale version (If-Match)"),
+        (413, "Body too large (over ACCORD_MAX_BODY_BYTES)"),
         (414, "URL too long (over 65,535 bytes: send a long filter to .../search)"),
         (422, "Invalid content"),
-        (429, "Too many requests"),
+        (429, "Too many requests, or too many failed authentications"),
+        (503, "The request took too long (its database work was stopped)"),
     ]
 )
 
@@ -52,10 +55,12 @@ async def token_sent(
 async def reject_unknown_parameters(request: Request) -> None:
     """Unknown query parameters are an error, never silently ignored (a typo stays visible),
     and so is one given twice: FastAPI would read only the last (`limit=1&limit=3` as 3),
-    and no parameter of this API takes a list."""
+    and no parameter of this API takes a list. Text that is not UTF-8, or holds a control
+    character, is refused before any parameter is read (`api.query_text`)."""
     route = request.scope.get("route")
     if not isinstance(route, APIRoute):
         return
+    require_readable(request.scope.get("query_string", b""))
     unknown = sorted(set(request.query_params) - _query_names(route.dependant))
     if unknown:
         raise InvalidQuery(f"Unknown query parameter(s): {', '.join(unknown)}")

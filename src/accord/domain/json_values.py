@@ -21,7 +21,14 @@ from accord.domain.entries import Entry, StoredValue
 from accord.domain.errors import FieldReadOnly, InvalidValue
 from accord.domain.schema import Directory, Field, FieldType, Schema
 from accord.domain.text import MESSAGE_VALUE_LENGTH
-from accord.domain.values import Resolver, has_reference, parse_value, referenced_ids
+from accord.domain.values import (
+    MAX_TEXT_LENGTH,
+    Resolver,
+    has_reference,
+    parse_value,
+    referenced_ids,
+    require_link_rights,
+)
 
 JsonValue = Any
 
@@ -60,7 +67,7 @@ def _one(field: Field, value: JsonValue, schema: Schema, resolver: Resolver) -> 
             return _by_id(field, value, schema, resolver)
         value, display = _reference_text(field, value)
     elif kind is FieldType.NUMBER and _is_number(value):
-        value = format(Decimal(str(value)), "f")
+        value = _plain_number(field, value)
     elif kind is FieldType.CHECKBOX and isinstance(value, bool):
         return value
     if not isinstance(value, str):
@@ -72,6 +79,20 @@ def _one(field: Field, value: JsonValue, schema: Schema, resolver: Resolver) -> 
     return parsed
 
 
+def _plain_number(field: Field, value: int | float | Decimal) -> str:
+    """A JSON number in plain digits, as the text form writes numbers (`1e3` is `1000`).
+
+    One whose plain form is longer than any text a field takes is refused as it was
+    written: spelled out, `1e999999999` is a billion characters (2 GB and 4 s to make)."""
+    number = value if isinstance(value, Decimal) else Decimal(str(value))
+    exponent = number.as_tuple().exponent
+    if not isinstance(exponent, int) or exponent < -MAX_TEXT_LENGTH:
+        raise InvalidValue(field.name, _shown(value))
+    if number.adjusted() > MAX_TEXT_LENGTH:
+        raise InvalidValue(field.name, _shown(value))
+    return format(number, "f")
+
+
 def _is_number(value: JsonValue) -> bool:
     return isinstance(value, int | float | Decimal) and not isinstance(value, bool)
 
@@ -81,6 +102,8 @@ def _by_id(field: Field, value: dict[str, JsonValue], schema: Schema, resolver: 
     whose label or name is N (a bare `N` is read as the legacy API reads it, label first).
     A link as a read renders it, `{"id", "name"}`, is accepted, the id winning."""
     ref_id = value["id"]
+    if field.type is FieldType.LINK:
+        require_link_rights(field, schema, resolver.link_rights)
     as_read = field.type is FieldType.LINK and set(value) == {"id", "name"}
     if (len(value) != 1 and not as_read) or not _is_integer(ref_id):
         raise InvalidValue(field.name, _shown(value))

@@ -14,6 +14,7 @@ from typing import Protocol
 
 from accord.domain.entries import MAX_ID, Entry, StoredValue, parse_id
 from accord.domain.errors import AccordError, FieldReadOnly, InvalidValue
+from accord.domain.rights import Action, Rights
 from accord.domain.schema import Dictionary, Directory, Field, FieldType, Schema
 from accord.domain.text import fold, has_invalid_characters, index_key
 
@@ -67,6 +68,11 @@ class Lookup(Protocol):
 
 class Resolver(Lookup, Protocol):
     """A Lookup that may also create what a value names, as the spec allows."""
+
+    @property
+    def link_rights(self) -> Rights | None:
+        """The rights a link value is checked against (`require_link_rights`); None
+        where the edge's contract lets a link name any entry (the legacy API)."""
 
     def create_named(self, field: Field, directory: Directory, name: str) -> int:
         """Create an entry named `name` in `directory` for a link field that auto-creates."""
@@ -162,6 +168,7 @@ def _parse_dictionary(p: _Parse) -> StoredValue:
 
 def _parse_link(p: _Parse) -> StoredValue:
     target = p.schema.directory(_target_id(p.field))
+    require_link_rights(p.field, p.schema, p.resolver.link_rights)
     if not p.field.multiple:
         return _link_one(p, target, p.text)
     whole = None if _LINK_ID.fullmatch(p.text) else p.resolver.entry_named(target, p.text)
@@ -188,6 +195,25 @@ def _link_one(p: _Parse, target: Directory, token: str) -> int:
     if p.field.auto_create:
         return p.resolver.create_named(p.field, target, ref)
     raise InvalidValue(p.field.name, token)
+
+
+def require_link_rights(field: Field, schema: Schema, rights: Rights | None) -> None:
+    """Refuse (PermissionDenied) a writer who may not name entries of the directory the
+    link `field` points to, before anything is looked up there.
+
+    Naming an entry takes the right to view its directory: otherwise whether the write
+    succeeds would tell whether the named entry exists (a contact linked to a company
+    name: 201 if the company exists, 403 "Add companies" if the write would create it),
+    to someone who may not see that directory. So without it the answer is the same for
+    every name and id: `Add <directory>` where the field creates what it names and the
+    writer may not add there either (the contract's message for a company it would
+    create), else `View <directory>`. `rights` None: no check (the legacy contract)."""
+    target = schema.directory(_target_id(field))
+    if rights is None or rights.can(Action.VIEW, target):
+        return
+    if field.auto_create:
+        rights.require_on(Action.ADD, target)
+    rights.require_on(Action.VIEW, target)
 
 
 def has_reference(field: Field, ref_id: int, *, schema: Schema, lookup: Lookup) -> bool:
@@ -421,7 +447,8 @@ def criterion(field: Field, query: str, *, schema: Schema, lookup: Lookup) -> Cr
     """What `field = query` means, compared as the legacy API does (None: every entry
     matches it).
 
-    The query matches the rendered value case-insensitively; a link also matches by
+    Text with undecodable bytes or control characters is refused (InvalidValue). The query
+    matches the rendered value case-insensitively; a link also matches by
     `(id)`. A multi-valued field matches when it holds exactly the comma-separated
     parts, in any order: each of them, and nothing else. The computed fields match
     their rendered values too: the creator's login, the moment of creation as rendered
@@ -433,7 +460,9 @@ def criterion(field: Field, query: str, *, schema: Schema, lookup: Lookup) -> Cr
     if not text:
         return Criterion(field, ())
     if has_invalid_characters(text):
-        return Criterion(field, ((),))
+        # Refused as a write refuses it (and as the REST API refuses such filter text),
+        # not searched for: no value holds it, and a silent empty answer hides the error.
+        raise InvalidValue(field.name, text)
     parts = _tokens(text) if field.multiple else [text]
     return Criterion(
         field,

@@ -13,7 +13,7 @@ from accord.domain.rights import Action
 from accord.domain.schema import COMPANIES, CONTACTS, TRANSACTIONS, Directory
 from accord.domain.text import printable
 from accord.domain.users import Actor
-from accord.legacy.fields import RESERVED, crm_pairs, field_inputs
+from accord.legacy.fields import RESERVED, field_inputs, search_pairs
 from accord.legacy.params import Params
 from accord.legacy.render import entry_object
 from accord.services import dictionaries, entries, issues, sync
@@ -171,7 +171,7 @@ def _remove_dictionary_value(call: Call) -> Reply:
 def _search_entities(call: Call) -> Reply:
     directory = call.table()
     call.actor.rights.require_on(Action.VIEW, directory)
-    terms = [(call.tx.schema.find_field(directory, n), v) for n, v in crm_pairs(call.params)]
+    terms = [(call.tx.schema.find_field(directory, n), v) for n, v in search_pairs(call.params)]
     return Listing(
         "records", directory, entries.search_entries(call.tx, directory, terms, actor=call.actor)
     )
@@ -197,7 +197,7 @@ def _transactions_list(call: Call) -> Reply:
     directory = call.directory(TRANSACTIONS)
     call.actor.rights.require_on(Action.VIEW, directory)
     schema = call.tx.schema
-    terms = [(schema.find_field(directory, n), v) for n, v in crm_pairs(call.params)]
+    terms = [(schema.find_field(directory, n), v) for n, v in search_pairs(call.params)]
     if call.params.text("saleVal"):
         terms.append((schema.field(directory, "transaction_sale"), call.params.text("saleVal")))
     return Listing(

@@ -33,7 +33,10 @@ RESERVED = frozenset(
 )
 PREFIX = "clients-"
 VIEW_PREFIX = "view-"
-_CRM_PARAM = re.compile(r"crm_param_([0-9]{1,9})(_value)?")
+_CRM_PARAM = re.compile(r"crm_param_(0|[1-9][0-9]{0,8})(_value)?")
+"""A pair's name: N in ASCII digits without leading zeros, so no two names read as one N
+(`crm_param_01` and `crm_param_1` were one pair, and one of them was dropped)."""
+_CRM_PREFIX = "crm_param_"
 
 # How explicit each way of naming a field is; the higher wins.
 _BY_NAME, _BY_CODE, _BY_PAIR, _BY_PREFIX = range(4)
@@ -50,6 +53,19 @@ def crm_pairs(params: Params) -> list[tuple[str, str]]:
     for n in values.keys() - names.keys():
         raise ParameterRequired(f"crm_param_{n}")
     return [(names[n], values.get(n, "")) for n in sorted(names)]
+
+
+def search_pairs(params: Params) -> list[tuple[str, str]]:
+    """The pairs of a search, refusing a name that looks like a pair's and is not one.
+
+    `crm_param_2147483647`, `crm_param_+1`, `crm_param_١` or `CRM_PARAM_1` name no pair;
+    a search that skipped them would widen to entries the condition excludes, up to
+    every entry. Refused as a write refuses them: `Field not found: <name>`.
+    """
+    for name, _ in params:
+        if name.casefold().startswith(_CRM_PREFIX) and not _CRM_PARAM.fullmatch(name):
+            raise FieldNotFound(name)
+    return crm_pairs(params)
 
 
 def field_inputs(

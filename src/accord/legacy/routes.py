@@ -8,25 +8,34 @@ travels in them.
 import logging
 from collections.abc import Iterator
 from contextlib import ExitStack
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from itertools import chain
 
-from anyio import CapacityLimiter, to_thread
-from starlette.requests import Request
+from anyio import CapacityLimiter
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
-from accord.domain.errors import AccordError
+from accord.domain.errors import AccordError, WrongApiKey
 from accord.domain.rights import GlobalRight
-from accord.domain.text import printable
+from accord.domain.text import fold, printable
+from accord.domain.users import Actor
 from accord.legacy.commands import COMMANDS, Call, Command, Listing, Reply, UnknownCommand
 from accord.legacy.commands import update_or_create as _update_or_create
 from accord.legacy.params import Params, decode_pairs
 from accord.legacy.render import MEDIA_TYPE, failure, listing, success
 from accord.services import auth
 from accord.services.jira import JiraGateway
-from accord.services.transactions import Database, Transaction, run, transaction
+from accord.services.throttle import FailureThrottle, address_key
+from accord.services.transactions import (
+    Cancellation,
+    Database,
+    Transaction,
+    in_thread,
+    run,
+    transaction,
+)
 
 API_PATH = "/plugins/servlet/crm/api"
 UPDATE_NOM_PATH = "/rest/catalog-rest/1.0/catalog/updateNom"
@@ -46,6 +55,8 @@ class LegacyContext:
     database: Database
     jira: JiraGateway | None
     max_request_bytes: int
+    throttle: FailureThrottle = field(default_factory=lambda: FailureThrottle(0))
+    """Failed authentications, shared with the REST API (by default: none counted)."""
     _limiter: CapacityLimiter | None = None
 
     def limiter(self) -> CapacityLimiter:
@@ -81,7 +92,10 @@ class _Endpoint:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["method"] in METHODS:
-            response = await _handle(self.context, scope, receive, self.fixed)
+            try:
+                response = await _handle(self.context, scope, receive, self.fixed)
+            except ClientDisconnect:  # gone (or cut off) before its body came: no one to answer
+                return
         else:
             message = f"Method {printable(scope['method'])} is not allowed"
             response = _json(failure(message), status_code=405)
@@ -96,14 +110,22 @@ async def _handle(
     if params is None:
         return _json(failure("Request too large"))
     key = _header(scope, b"x-api-key") or params.get("apiKey")
+    caller = (auth.hash_api_key(key) if key else None, address_key(scope.get("client")))
+    if context.throttle.failures:  # else nobody failed lately: nothing is locked
+        refusal = _throttled(context.throttle, caller, params.get("userName"))
+        if refusal:
+            return _json(failure(refusal))
     command = fixed or COMMANDS.get((params.get("command") or "").strip().lower())
     try:
         if context.database.embedded and (command is None or command.is_point_read):
             # An SQLite point read takes ~0.3 ms and never waits for a lock (WAL):
             # handing it to a thread and back would cost more than the read itself.
-            return _respond(context, params, key, command)
-        return await to_thread.run_sync(
-            _respond, context, params, key, command, limiter=context.limiter()
+            return _respond(context, params, caller, command)
+        # Its statements are cancelled if the client goes away meanwhile.
+        return await in_thread(
+            receive,
+            lambda cancel: _respond(context, params, caller, command, cancel),
+            limiter=context.limiter(),
         )
     except Exception:
         path = Request(scope).url.path
@@ -138,36 +160,98 @@ def _header(scope: Scope, name: bytes) -> str | None:
     return None
 
 
+_Caller = tuple[str | None, str]
+"""Who a call says it is, as the throttle of failed authentications knows it: its API
+key's `auth.hash_api_key` (None: no key sent) and its client address's key. A plain
+tuple, as the throttle vouches for a key at an address: a point read pays one lookup."""
+
+
+def _login_key(login: str | None) -> str:
+    return "login:" + fold((login or "").strip())
+
+
+def _throttled(throttle: FailureThrottle, caller: _Caller, login: str | None) -> str | None:
+    """Why the call is refused without looking at its key, or None when it is looked at.
+
+    A locked address is refused unless its key succeeded from that same address: the
+    instance has one key, so a key that worked anywhere would let a guessing address go
+    on testing guesses. A locked login is refused unless its key succeeded (from
+    anywhere), and the try then counts against the address as a failure.
+    """
+    digest, address = caller
+    wait = throttle.locked(address)
+    if wait and not throttle.is_vouched(caller):
+        return f"Too many failed authentications from this address; retry in {wait} s"
+    wait = throttle.locked(_login_key(login))
+    if wait and not throttle.is_vouched(digest):
+        throttle.fail(address)
+        return f"Too many failed authentications for this user; retry in {wait} s"
+    return None
+
+
+def _authenticate(
+    tx: Transaction, throttle: FailureThrottle, caller: _Caller, login: str | None
+) -> Actor:
+    """`auth.authenticate`, a wrong key counted against the address and the login, a right
+    one vouched for."""
+    digest, address = caller
+    try:
+        actor = auth.authenticate_digest(tx, api_key_digest=digest, login=login, edge=EDGE)
+    except WrongApiKey:
+        if digest is not None:  # a key was sent, and it was wrong: a guess
+            throttle.fail(address, _login_key(login))
+            throttle.disown(caller, digest)
+        raise
+    if caller not in throttle.vouched:  # a point read pays this lookup alone
+        throttle.vouch(caller, digest)
+    return actor
+
+
 def _respond(
-    context: LegacyContext, params: Params, key: str | None, command: Command | None
+    context: LegacyContext,
+    params: Params,
+    caller: _Caller,
+    command: Command | None,
+    cancel: Cancellation | None = None,
 ) -> Response:
     name = params.get("command") or ""
     if command is not None and command.writes:
-        return _json(_write(context, command, params, key))
-    return _read(context, command, name, params, key)
+        return _json(_write(context, command, params, caller, cancel))
+    return _read(context, command, name, params, caller, cancel)
 
 
-def _write(context: LegacyContext, command: Command, params: Params, key: str | None) -> bytes:
+def _write(
+    context: LegacyContext,
+    command: Command,
+    params: Params,
+    caller: _Caller,
+    cancel: Cancellation | None = None,
+) -> bytes:
     def work(tx: Transaction) -> bytes:
-        reply = _execute(tx, context, command, "", params, key)
+        reply = _execute(tx, context, command, "", params, caller)
         assert not isinstance(reply, Listing), "a write command answers with one object"
         return success(reply)
 
     try:
-        return run(context.database, work, write=True)
+        return run(context.database, work, write=True, cancel=cancel)
     except AccordError as error:
         return failure(error.message)
 
 
 def _read(
-    context: LegacyContext, command: Command | None, name: str, params: Params, key: str | None
+    context: LegacyContext,
+    command: Command | None,
+    name: str,
+    params: Params,
+    caller: _Caller,
+    cancel: Cancellation | None = None,
 ) -> Response:
     if command is not None and command.lists:
-        return _read_listing(context, command, name, params, key)
+        return _read_listing(context, command, name, params, caller, cancel)
     # A plain `with`: only a listing, which may outlive this call, needs the ExitStack.
-    with transaction(context.database, write=False) as tx:
+    with transaction(context.database, write=False, cancel=cancel) as tx:
         try:
-            reply = _execute(tx, context, command, name, params, key)
+            reply = _execute(tx, context, command, name, params, caller)
         except AccordError as error:
             return _json(failure(error.message))
         assert not isinstance(reply, Listing), "a point read answers with one object"
@@ -175,13 +259,18 @@ def _read(
 
 
 def _read_listing(
-    context: LegacyContext, command: Command, name: str, params: Params, key: str | None
+    context: LegacyContext,
+    command: Command,
+    name: str,
+    params: Params,
+    caller: _Caller,
+    cancel: Cancellation | None = None,
 ) -> Response:
     # The transaction stays open while a listing streams out; `_closing` ends it.
     stack = ExitStack()
     try:
-        tx = stack.enter_context(transaction(context.database, write=False))
-        reply = _execute(tx, context, command, name, params, key)
+        tx = stack.enter_context(transaction(context.database, write=False, cancel=cancel))
+        reply = _execute(tx, context, command, name, params, caller)
         if isinstance(reply, Listing):
             chunks = listing(reply.key, reply.entries, reply.directory, tx.schema)
             head = _take(chunks, STREAM_AFTER_BYTES)
@@ -229,9 +318,9 @@ def _execute(
     command: Command | None,
     name: str,
     params: Params,
-    key: str | None,
+    caller: _Caller,
 ) -> Reply:
-    actor = auth.authenticate(tx, api_key=key, login=params.get("userName"), edge=EDGE)
+    actor = _authenticate(tx, context.throttle, caller, params.get("userName"))
     if command is None:
         raise UnknownCommand(name)
     actor.rights.require(GlobalRight.MAIN_MENU)

@@ -241,12 +241,20 @@ class _Batch:
         return index_keys(match, value)[0]
 
     def _existing(self, refs: list[int | str]) -> dict[int | str, Entry]:
-        connection, found = self.tx.connection, dict[int | str, Entry]()
+        """The entries the items name, locked. An upsert first waits for any transaction
+        creating entries it names (a concurrent batch of the same names), and updates
+        them: else it would create them too, and the database refuse it."""
+        connection, directory, found = self.tx.connection, self.directory, dict[int | str, Entry]()
+        upsert = self.mode is Mode.UPSERT
         if self.match is None:
             numbers = [r for r in refs if isinstance(r, int)]
-            found.update(bulk.entries_by_numbers(connection, self.directory.id, numbers).items())
+            if upsert:
+                bulk.wait_for_creators_of_numbers(connection, directory.id, numbers)
+            found.update(bulk.entries_by_numbers(connection, directory.id, numbers).items())
         else:
             keys = [r for r in refs if isinstance(r, str)]
+            if upsert:
+                bulk.wait_for_creators_of_keys(connection, directory.id, self.match.id, keys)
             found.update(bulk.entries_by_unique_keys(connection, self.match.id, keys).items())
         return found
 
@@ -283,6 +291,10 @@ class _Batch:
         """Refuse what an earlier item or another entry holds: the entry an item names,
         a unique value, an id; as one-by-one writes would, values an earlier item frees
         are free."""
+        # First the directory's id counter, which a batch that creates holds till its
+        # end: every transaction creating entries in the directory has committed by
+        # then, so the holders read below are all there will be (PostgreSQL).
+        next_id = first_free = self._next_id(items)
         unique = self.values.unique
         new_keys = {i.index: _new_keys(i, unique) for i in self.valid(items)}
         wanted = {(f.id, k) for keys in new_keys.values() for f, k in keys}
@@ -291,7 +303,6 @@ class _Batch:
         )
         named: dict[int | str, int] = {}
         numbered: dict[int, int] = {}
-        next_id = first_free = self._next_id(items)
         for item in list(self.valid(items)):
             number = next_id if item.number is None else item.number
             try:

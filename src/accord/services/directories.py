@@ -49,6 +49,7 @@ def add_directory(tx: Transaction, code: str, name: str, *, actor: Actor) -> Dir
     if not _DIRECTORY_CODE.fullmatch(code):
         raise InvalidDirectoryCode().about("code")
     name = checked_name(name)
+    _lock_schema(tx)
     # Its code and its name must each reach it alone: neither may already name another
     # directory by code, display name or alias (a path or tableName would reach that one).
     for taken in (code, name):
@@ -67,6 +68,15 @@ def add_directory(tx: Transaction, code: str, name: str, *, actor: Actor) -> Dir
     return tx.schema.directory(directory_id)
 
 
+def _lock_schema(tx: Transaction) -> None:
+    """Wait for every other transaction that changes the schema to end, and see what it
+    did: call it before checking a new name against the schema. Without it, administrators
+    adding the same field at once each found none and each added it (PostgreSQL runs
+    writers side by side; SQLite one after another). `changed` takes the instance row's
+    lock, held till the end of this transaction, and reloads the schema."""
+    tx.changed("schema")
+
+
 def add_field(
     tx: Transaction,
     directory_name: str,
@@ -82,6 +92,7 @@ def add_field(
 ) -> Field:
     """A new custom field at the end of a directory, with a generated code."""
     actor.rights.require_admin()
+    _lock_schema(tx)
     schema = tx.schema
     directory = schema.find_directory(directory_name)
     name = checked_name(name)
@@ -138,6 +149,7 @@ def alter_field(
     """Rename a field or make it (not) required; its code never changes, and of a
     built-in field (`Directory.builtin_field`) only the name does."""
     actor.rights.require_admin()
+    _lock_schema(tx)
     schema = tx.schema
     directory = schema.find_directory(directory_name)
     field = schema.field_by_code(directory, code)

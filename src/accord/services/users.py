@@ -1,5 +1,7 @@
 """Users, groups and grants: administered by administrators (and the CLI)."""
 
+from sqlalchemy.exc import IntegrityError
+
 from accord.domain.errors import AccordError, Conflict, InvalidQuery
 from accord.domain.names import MAX_NAME_LENGTH, InvalidName, checked_name
 from accord.domain.rights import UnknownRight, parse_grant
@@ -82,16 +84,18 @@ def add_user(
     login = _checked_key_name(login, "login", field="login")
     if store.find_user(tx.connection, login) is not None:
         raise Conflict(f"User '{login}' already exists")
-    user = store.insert_user(
-        tx.connection,
-        login=login,
-        email=_checked_email(email),
-        is_admin=is_admin,
-        at=now(),
-        display_name=checked_name(display_name, "display name", field="display_name")
+    email = _checked_email(email)
+    shown = (
+        checked_name(display_name, "display name", field="display_name")
         if display_name.strip()
-        else None,
+        else None
     )
+    try:
+        user = store.insert_user(
+            tx.connection, login=login, email=email, is_admin=is_admin, at=now(), display_name=shown
+        )
+    except IntegrityError as error:  # another transaction added it since the check
+        raise Conflict(f"User '{login}' already exists") from error
     tx.changed("auth")
     return user
 
@@ -189,7 +193,10 @@ def add_group(tx: Transaction, name: str, *, actor: Actor) -> Group:
     name = _checked_key_name(name, "group name")
     if store.find_group(tx.connection, name) is not None:
         raise Conflict(f"Group '{name}' already exists")
-    return store.insert_group(tx.connection, name)
+    try:
+        return store.insert_group(tx.connection, name)
+    except IntegrityError as error:  # another transaction added it since the check
+        raise Conflict(f"Group '{name}' already exists") from error
 
 
 def get_group(tx: Transaction, name: str) -> Group:

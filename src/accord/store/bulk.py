@@ -100,6 +100,67 @@ def unique_holders(
     return found
 
 
+def wait_for_creators_of_keys(
+    connection: sa.Connection, directory_id: int, field_id: int, keys: Sequence[str]
+) -> None:
+    """Make the reads that follow see every entry of the directory that another
+    transaction creates with one of these keys of a unique field: see `_wait_for_creators`."""
+    sql = "SELECT count(*) FROM entry_values WHERE field_id = %s AND unique_key = ANY(%s)"
+    _wait_for_creators(connection, directory_id, sql, field_id, keys)
+
+
+def wait_for_creators_of_numbers(
+    connection: sa.Connection, directory_id: int, numbers: Sequence[int]
+) -> None:
+    """Make the reads that follow see every entry with one of these ids that another
+    transaction creates in the directory: see `_wait_for_creators`."""
+    sql = "SELECT count(*) FROM entries WHERE directory_id = %s AND number = ANY(%s)"
+    _wait_for_creators(connection, directory_id, sql, directory_id, numbers)
+
+
+def _wait_for_creators(
+    connection: sa.Connection, directory_id: int, count: str, scope: int, wanted: Sequence[Any]
+) -> None:
+    """Before an upsert looks up what it updates: what it does not find, it creates, so
+    it must see what another transaction is creating meanwhile, else both create and
+    the database refuses the second (a 409 where an update was asked for).
+
+    Every transaction that creates entries holds its directory's id counter row from
+    its first creation to its end (`schema.allocate_entry_ids`). When something wanted
+    is missing (`count`: how many of `wanted` there are), wait for that row, as a
+    creator would, and look again: what the creator made is committed by then. Still
+    missing: keep the row, so that no one creates it before this transaction, which
+    will, commits. All there: let the row go at once (the savepoint it was taken in is
+    rolled back), so that a batch that only updates holds no creator up.
+
+    SQLite: nothing to do; its single writer runs one write transaction at a time.
+    """
+    if connection.dialect.name != "postgresql":
+        return
+    distinct = sorted(set(wanted))
+    if not distinct or _count(connection, count, scope, distinct) == len(distinct):
+        return
+    savepoint = connection.begin_nested()
+    lock = "SELECT next_number FROM directories WHERE id = %s FOR NO KEY UPDATE"
+    driver.execute(connection, lock, [directory_id])
+    if _count(connection, count, scope, distinct) == len(distinct):
+        savepoint.rollback()  # lets the row go: this transaction creates none of them
+    else:
+        savepoint.commit()  # keeps the row till the end
+
+
+def _count(connection: sa.Connection, sql: str, scope: int, wanted: list[Any]) -> int:
+    with driver.translated_errors(connection, sql):
+        cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
+        try:
+            # Never prepared: after a few runs PostgreSQL would plan it once for any array,
+            # and that plan reads every holder of the field (10 ms -> 300 ms at 6,500).
+            cursor.execute(sql, [scope, wanted], prepare=False)
+            return int(cursor.fetchone()[0])
+        finally:
+            cursor.close()
+
+
 def _lock(connection: sa.Connection, of: str) -> str:
     return f" FOR UPDATE{of}" if connection.dialect.name == "postgresql" else ""
 

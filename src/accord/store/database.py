@@ -17,7 +17,7 @@ from typing import TypeVar
 import sqlalchemy as sa
 
 from accord.domain.schema import Schema
-from accord.store import driver
+from accord.store import driver, limits
 from accord.store import tables as t
 from accord.store.checkpoints import Checkpointer
 from accord.store.engine import WRITE_OPTION
@@ -80,18 +80,27 @@ class Database:
         size = getattr(self.engine.pool, "size", None)
         return size() if callable(size) else 5
 
-    def transaction(self, *, write: bool) -> AbstractContextManager["Transaction"]:
-        """One transaction: committed when the block ends, rolled back if it raises."""
+    def transaction(
+        self, *, write: bool, cancel: "Cancellation | None" = None
+    ) -> AbstractContextManager["Transaction"]:
+        """One transaction: committed when the block ends, rolled back if it raises.
+
+        `cancel`: what another thread may use to stop its statements (its client is gone).
+        """
         if self.embedded and not write:
-            return _DriverRead(self)
-        return self._transaction(write)
+            return _DriverRead(self, cancel)
+        return self._transaction(write, cancel)
 
     @contextmanager
-    def _transaction(self, write: bool) -> Iterator["Transaction"]:
+    def _transaction(self, write: bool, cancel: "Cancellation | None") -> Iterator["Transaction"]:
         with self._writing(write), self._connection() as connection:
             connection.execution_options(**{WRITE_OPTION: write})
             with connection.begin():
-                yield Transaction(self, connection)
+                if cancel is None:
+                    yield Transaction(self, connection)
+                else:
+                    with cancel.attached(connection):
+                        yield Transaction(self, connection)
         if write and self._checkpoints is not None:
             self._checkpoints.wrote()
 
@@ -100,7 +109,11 @@ class Database:
         # PostgreSQL connections can die with the server, so they come from the pool.
         if not self.embedded:
             with self.engine.connect() as connection:
-                yield connection
+                try:
+                    yield connection
+                finally:
+                    if _spent(connection):
+                        connection.invalidate()
             return
         kept = self._take_idle()
         try:
@@ -123,6 +136,9 @@ class Database:
     def _give_back(self, kept: sa.Connection) -> None:
         if kept.closed or kept.invalidated or kept.in_transaction():
             kept.close()  # back to the pool, which resets it
+        elif _spent(kept):
+            kept.invalidate()  # closed, and what it kept with it (`_spent`)
+            kept.close()
         else:
             with self._idle_lock:
                 self._idle.append(kept)
@@ -153,6 +169,15 @@ class Database:
         self.engine.dispose()
 
 
+def _spent(connection: sa.Connection) -> bool:
+    """Whether a connection must be closed rather than used again: a statement of it was
+    cancelled from outside (PostgreSQL may deliver a cancel late, to whatever the session
+    runs next; SQLite's interrupt holds until no statement runs), or it has prepared
+    more SQL than `limits` lets one keep."""
+    info = connection.info
+    return limits.CANCELLED in info or limits.DISCARD in info
+
+
 def _sqlite_file(url: sa.URL) -> bool:
     """An SQLite database kept in a file (not in memory)."""
     return url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:")
@@ -168,15 +193,19 @@ class _DriverRead:
     commit at the end ends both.
     """
 
-    __slots__ = ("_connection", "_database")
+    __slots__ = ("_cancel", "_connection", "_database")
 
-    def __init__(self, database: Database) -> None:
+    def __init__(self, database: Database, cancel: "Cancellation | None" = None) -> None:
         self._database = database
+        self._cancel = cancel
 
     def __enter__(self) -> "Transaction":
         connection = self._connection = self._database._take_idle()
         try:
+            limits.arm(connection.info)
             driver.execute(connection, "BEGIN")
+            if self._cancel is not None:
+                self._cancel.attach(connection)
         except BaseException:
             self._database._give_back(connection)
             raise
@@ -184,6 +213,8 @@ class _DriverRead:
 
     def __exit__(self, *_: object) -> None:
         connection = self._connection
+        if self._cancel is not None:
+            self._cancel.detach()
         try:
             if connection.in_transaction():
                 connection.commit()
@@ -194,6 +225,58 @@ class _DriverRead:
             raise
         finally:
             self._database._give_back(connection)
+
+
+class Cancellation:
+    """Stops the statements of the transaction it is given to, from another thread: what
+    a request's edge holds while the request's work runs, to cancel it when the client
+    goes away. A cancelled statement raises `limits.StatementCancelled`; cancelled
+    before the transaction begins, the transaction does not begin.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._connection: sa.Connection | None = None
+        self.requested = False
+
+    def cancel(self) -> None:
+        """Stop the statement running now, and every later one of the transaction.
+
+        On PostgreSQL this sends a cancel request over a new connection and waits for it
+        to go: call it from a thread, not an event loop.
+        """
+        with self._lock:
+            self.requested = True
+            if self._connection is not None:
+                _interrupt(self._connection)
+
+    def attach(self, connection: sa.Connection) -> None:
+        with self._lock:
+            if self.requested:
+                connection.info[limits.CANCELLED] = True
+                raise limits.cancelled()
+            self._connection = connection
+
+    def detach(self) -> None:
+        with self._lock:
+            self._connection = None
+
+    @contextmanager
+    def attached(self, connection: sa.Connection) -> Iterator[None]:
+        self.attach(connection)
+        try:
+            yield
+        finally:
+            self.detach()
+
+
+def _interrupt(connection: sa.Connection) -> None:
+    connection.info[limits.CANCELLED] = True  # the connection is not used again
+    dbapi_connection = connection.connection.dbapi_connection
+    if connection.dialect.name == "sqlite":
+        dbapi_connection.interrupt()  # type: ignore[union-attr]
+    else:
+        dbapi_connection.cancel_safe()  # type: ignore[union-attr]
 
 
 class Transaction:

@@ -16,6 +16,8 @@ from typing import Any
 import orjson
 import sqlalchemy as sa
 
+from accord.store import limits
+
 _SQL = {
     "instance": "SELECT api_key_hash, schema_version, auth_version FROM instance WHERE id = 1",
     "entry": "SELECT {e} FROM entries e WHERE e.directory_id = {p} AND e.number = {p}",
@@ -62,7 +64,8 @@ _BY_DIALECT = {
 
 
 def execute(connection: sa.Connection, sql: str, params: Sequence[Any] = ()) -> Any:
-    """Run `sql` on the driver; its rows. Driver errors become SQLAlchemy's, as usual."""
+    """Run `sql` on the driver; its rows. Driver errors become SQLAlchemy's, as usual (and
+    an interrupted or cancelled statement `limits.StatementCancelled`)."""
     # No context manager and no `with`: on a point read, which runs this three or four
     # times, entering and leaving one cost as much as the statement.
     try:
@@ -92,8 +95,11 @@ def translated_errors(
 
 def _translated(
     connection: sa.Connection, sql: str, params: Sequence[Any], error: Exception
-) -> sa.exc.StatementError:
+) -> Exception:
+    """SQLAlchemy's error for a driver's, as its own execution layer would raise it."""
     dbapi = connection.dialect.loaded_dbapi
+    if limits.is_cancellation(error):
+        return limits.error_for(connection.info)
     return sa.exc.DBAPIError.instance(sql, params, error, dbapi.Error)
 
 

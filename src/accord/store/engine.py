@@ -7,7 +7,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.pool import ConnectionPoolEntry
 
-from accord.store import driver
+from accord.store import driver, limits
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 SQLITE_MMAP_BYTES = 2_000_000_000
@@ -23,35 +23,102 @@ database itself. A thread checkpoints after writes (`store.checkpoints`), so thi
 fallback for when that thread falls behind, not the rule."""
 WRITE_OPTION = "accord_write"
 """Execution option: the transaction will write (SQLite takes the write lock at BEGIN)."""
+SQLITE_WAL_LIMIT_BYTES = 64 * 1024 * 1024
+"""What SQLite cuts its write-ahead log back to once it is checkpointed (`journal_size_limit`)."""
 
 
 def _json_dumps(value: Any) -> str:
     return orjson.dumps(value).decode()
 
 
-def make_engine(url: str, *, sqlite_synchronous: str = "FULL") -> sa.Engine:
-    """An engine for `url`, tuned for Accord's one-transaction-per-request use."""
+def make_engine(
+    url: str,
+    *,
+    sqlite_synchronous: str = "FULL",
+    statement_timeout: float = 0.0,
+    sqlite_wal_limit_bytes: int = SQLITE_WAL_LIMIT_BYTES,
+) -> sa.Engine:
+    """An engine for `url`, tuned for Accord's one-transaction-per-request use.
+
+    `statement_timeout`: seconds a statement may run before the database stops it (0:
+    no limit; on SQLite, the statements of one transaction together, see `limits`).
+    `sqlite_wal_limit_bytes`: what SQLite cuts its write-ahead log back to."""
+    if statement_timeout < 0 or sqlite_wal_limit_bytes < 0:
+        raise ValueError("The statement timeout and the log limit are 0 or more")
     parsed = make_url(url)
     options: dict[str, Any] = {
         "json_serializer": _json_dumps,
         "json_deserializer": orjson.loads,
+        # SQLAlchemy's own cache counts statements, whatever their size (`limits`).
+        "query_cache_size": 0,
+        "execution_options": {"compiled_cache": limits.CompiledCache()},
     }
     if parsed.get_backend_name() == "sqlite":
-        return _sqlite_engine(parsed, sqlite_synchronous, options)
+        engine = _sqlite_engine(
+            parsed, sqlite_synchronous, statement_timeout, sqlite_wal_limit_bytes, options
+        )
+    else:
+        engine = _postgresql_engine(parsed, statement_timeout, options)
+    _bound_statements(engine, statement_timeout)
+    return engine
+
+
+def _postgresql_engine(url: URL, statement_timeout: float, options: dict[str, Any]) -> sa.Engine:
     # No pre-ping: it costs a round trip per request. A connection the server dropped
     # fails its first statement, and `services.transactions.run` runs the work again.
     # Sessions in UTC: timestamps come back as UTC whatever the server's own time zone,
     # as on SQLite (the driver-level reads hand them on as they come).
-    return sa.create_engine(
-        parsed,
+    # The statement timeout is the session's, set when it connects: free, where a SET
+    # per transaction would cost a point read a round trip. A streamed read fetches
+    # from a server-side cursor, each FETCH a statement of its own, so a long stream
+    # that goes on fetching is never cut.
+    settings = "-c timezone=UTC"
+    if statement_timeout:
+        settings += f" -c statement_timeout={max(1, round(statement_timeout * 1000))}"
+    engine = sa.create_engine(
+        url,
         pool_size=10,
         pool_recycle=1800,
-        connect_args={"options": "-c timezone=UTC"},
+        connect_args={"options": settings},
         **options,
     )
 
+    @sa.event.listens_for(engine, "do_execute")
+    def unprepared_if_large(
+        cursor: Any, statement: str, parameters: Any, _context: Any
+    ) -> bool | None:
+        # psycopg prepares a statement run five times on a connection, and PostgreSQL
+        # keeps its plan as long as the connection (up to 100 a connection): a large
+        # search's plan is megabytes. A server-side cursor (`name`) is never prepared.
+        if len(statement) <= limits.LARGE_STATEMENT_CHARS or getattr(cursor, "name", None):
+            return None
+        cursor.execute(statement, parameters, prepare=False)
+        return True
 
-def _sqlite_engine(url: URL, synchronous: str, options: dict[str, Any]) -> sa.Engine:
+    return engine
+
+
+def _bound_statements(engine: sa.Engine, statement_timeout: float) -> None:
+    @sa.event.listens_for(engine, "connect")
+    def timed(_dbapi_connection: Any, record: ConnectionPoolEntry) -> None:
+        record.info[limits.TIMEOUT] = statement_timeout
+
+    @sa.event.listens_for(engine, "handle_error")
+    def cancelled(context: sa.engine.ExceptionContext) -> None:
+        # A statement stopped by the timeout or cancelled is the request's error (a clear
+        # reply), not the database's (a 500); the transaction is rolled back as usual.
+        if limits.is_cancellation(context.original_exception):
+            info = context.connection.info if context.connection is not None else {}
+            raise limits.error_for(info) from context.sqlalchemy_exception
+
+
+def _sqlite_engine(
+    url: URL,
+    synchronous: str,
+    statement_timeout: float,
+    wal_limit_bytes: int,
+    options: dict[str, Any],
+) -> sa.Engine:
     if synchronous.upper() not in ("FULL", "NORMAL", "EXTRA"):
         raise ValueError(f"Unsupported SQLite synchronous mode: {synchronous}")
     engine = sa.create_engine(
@@ -62,7 +129,7 @@ def _sqlite_engine(url: URL, synchronous: str, options: dict[str, Any]) -> sa.En
     )
 
     @sa.event.listens_for(engine, "connect")
-    def configure(dbapi_connection: Any, _record: ConnectionPoolEntry) -> None:
+    def configure(dbapi_connection: Any, record: ConnectionPoolEntry) -> None:
         # Take transaction control from the driver so BEGIN is ours (see `begin`).
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
@@ -73,7 +140,18 @@ def _sqlite_engine(url: URL, synchronous: str, options: dict[str, Any]) -> sa.En
         cursor.execute(f"PRAGMA mmap_size={SQLITE_MMAP_BYTES}")
         cursor.execute(f"PRAGMA cache_size=-{SQLITE_CACHE_KIB}")
         cursor.execute(f"PRAGMA wal_autocheckpoint={SQLITE_CHECKPOINT_PAGES}")
+        # Once a checkpoint has copied the whole log back, the next commit starts it
+        # over and cuts the file back to this (SQLite otherwise keeps its largest size).
+        cursor.execute(f"PRAGMA journal_size_limit={int(wal_limit_bytes)}")
         cursor.close()
+        if statement_timeout:
+            deadline = limits.Deadline(statement_timeout)
+            record.info[limits.DEADLINE] = deadline
+            dbapi_connection.set_progress_handler(deadline.passed, limits.PROGRESS_STEPS)
+
+    @sa.event.listens_for(engine, "before_cursor_execute")
+    def noted(connection: sa.Connection, _cursor: Any, statement: str, *_: Any) -> None:
+        limits.note_statement(connection.info, statement)
 
     @sa.event.listens_for(engine, "begin")
     def begin(connection: sa.Connection) -> None:
@@ -82,6 +160,7 @@ def _sqlite_engine(url: URL, synchronous: str, options: dict[str, Any]) -> sa.En
         # A writer takes the lock up front: a deferred transaction that reads and then
         # writes fails at once when another writer went first, whatever the busy timeout.
         writes = connection.get_execution_options().get(WRITE_OPTION, False)
+        limits.arm(connection.info)
         # On the driver itself: SQLAlchemy's execution layer would cost ~90 us here.
         driver.execute(connection, "BEGIN IMMEDIATE" if writes else "BEGIN")
 
@@ -90,3 +169,9 @@ def _sqlite_engine(url: URL, synchronous: str, options: dict[str, Any]) -> sa.En
 
 def is_sqlite(engine: sa.Engine) -> bool:
     return engine.dialect.name == "sqlite"
+
+
+def renew_deadline(connection: sa.Connection) -> None:
+    """Give a streamed read's next fetch the whole statement time again (SQLite; on
+    PostgreSQL each FETCH is a statement of its own)."""
+    limits.arm(connection.info)

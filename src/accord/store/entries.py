@@ -5,7 +5,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+import orjson
 import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.exc import IntegrityError
 
 from accord.domain.entries import Entry, Names, StoredValue
@@ -14,6 +16,7 @@ from accord.domain.schema import Field, FieldType
 from accord.domain.values import Criterion
 from accord.store import driver
 from accord.store import tables as t
+from accord.store.engine import renew_deadline
 
 STREAM_BATCH = 1000
 _E = t.entries.c
@@ -150,16 +153,22 @@ def stream_entries(
     """The directory's entries matching every criterion, by id, in batches.
 
     One query read as it goes (a server-side cursor on PostgreSQL), so memory stays
-    flat however many entries there are.
+    flat however many entries there are. Its size does not grow with the criteria: see
+    `_search_conditions`.
     """
+    conditions = _search_conditions(connection, criteria)
+    if conditions is None:
+        return
     query = sa.select(*COLUMNS).where(_directory_is(connection, directory_id, criteria))
-    for criterion in criteria:
-        query = query.where(*_conditions(criterion))
     result = connection.execute(
-        query.order_by(_E.number), execution_options={"yield_per": STREAM_BATCH}
+        query.where(*conditions).order_by(_E.number),
+        execution_options={"yield_per": STREAM_BATCH},
     )
     for rows in result.partitions():
         yield [entry_from_row(row) for row in rows]
+        # The next batch gets the whole statement time again (SQLite; on PostgreSQL
+        # each FETCH is a statement of its own): a stream is cut only if one batch is slow.
+        renew_deadline(connection)
 
 
 def _directory_is(
@@ -177,36 +186,142 @@ def _directory_is(
     return _E.directory_id == directory_id
 
 
-def _conditions(criterion: Criterion) -> list[sa.ColumnElement[bool]]:
-    kind = criterion.field.type
-    if kind is FieldType.CREATOR:
-        if criterion.matches_empty:
-            return [_E.created_by.is_(None)]
-        return [_E.created_by.in_([int(key) for keys in criterion.groups for key in keys])]
-    if kind is FieldType.CREATED_AT:
+PLANNED_GROUPS = 4
+"""Key groups a search tests with one IN probe each, which PostgreSQL plans as joins
+(planning time grows much faster than their number); more go through `_holders_of_all`."""
+LISTED_KEYS = 100
+"""Keys written as parameters of one IN list; more are sent as one JSON parameter."""
+
+
+def _search_conditions(
+    connection: sa.Connection, criteria: Sequence[Criterion]
+) -> list[sa.ColumnElement[bool]] | None:
+    """The WHERE of a search for `criteria` (None: no entry can match).
+
+    A request can carry tens of thousands of criteria (a 1 MiB form). One condition each
+    made statements that PostgreSQL took minutes to plan, and that SQLite refused (an
+    expression tree deeper than 1,000, over 32,766 parameters). So the criteria are merged
+    per field, as an entry's values mean (a repeated one is the same condition; a value
+    set that must hold nothing else than A and nothing else than B holds nothing else
+    than A and B), and the key groups beyond `PLANNED_GROUPS` become one probe of the
+    value index with the groups as one parameter: a statement of a few conditions per
+    field the search names, each with at most `LISTED_KEYS` parameters.
+    """
+    if any(not group for criterion in criteria for group in criterion.groups):
+        return None  # a value no entry holds
+    groups: dict[tuple[int, frozenset[str]], None] = {}
+    exact: dict[int, frozenset[str]] = {}
+    empty: dict[int, None] = {}
+    creators: set[int] | None = None
+    no_creator = False
+    moments: set[str] = set()
+    for criterion in dict.fromkeys(criteria):
+        kind, field_id = criterion.field.type, criterion.field.id
+        keys = [frozenset(group) for group in criterion.groups]
+        if kind is FieldType.CREATOR:
+            if criterion.matches_empty:
+                no_creator = True
+            else:
+                ids = {int(key) for group in keys for key in group}
+                creators = ids if creators is None else creators & ids
+        elif kind is FieldType.CREATED_AT:
+            moments.update(key for group in keys for key in group)
+        elif criterion.matches_empty:
+            empty[field_id] = None
+        else:
+            groups.update(((field_id, group), None) for group in keys)
+            if criterion.exact:
+                wanted_keys = frozenset().union(*keys)
+                exact[field_id] = exact.get(field_id, wanted_keys) & wanted_keys
+    if len(moments) > 1:
+        return None  # an entry is created at one moment
+    conditions: list[sa.ColumnElement[bool]] = []
+    if no_creator:
+        conditions.append(_E.created_by.is_(None))
+    if creators is not None:
+        conditions.append(_E.created_by.in_(sorted(creators)))
+    for moment in moments:
         # The rendered moment (UTC, to the second): every moment within that second.
-        start = datetime.fromisoformat(criterion.groups[0][0]).replace(tzinfo=UTC)
-        return [_E.created_at >= start, _E.created_at <= start.replace(microsecond=999_999)]
-    field_id = criterion.field.id
-    if criterion.matches_empty:
-        holders = sa.select(_V.entry_pk).where(_V.field_id == field_id)
-        return [_E.pk.not_in(holders)]
-    conditions: list[sa.ColumnElement[bool]] = [
-        _E.pk.in_(sa.select(_V.entry_pk).where(_V.field_id == field_id, _V.key.in_(keys)))
-        for keys in criterion.groups
-    ]
-    if criterion.exact:
-        # Per candidate, through the index by entry: no value outside the groups' keys.
-        wanted = sorted({key for keys in criterion.groups for key in keys})
-        other = t.entry_values.alias("other")
-        conditions.append(
-            ~sa.exists().where(
-                other.c.entry_pk == _E.pk,
-                other.c.field_id == field_id,
-                other.c.key.not_in(wanted),
+        start = datetime.fromisoformat(moment).replace(tzinfo=UTC)
+        conditions += [_E.created_at >= start, _E.created_at <= start.replace(microsecond=999_999)]
+    for field_id in empty:
+        conditions.append(_E.pk.not_in(sa.select(_V.entry_pk).where(_V.field_id == field_id)))
+    if len(groups) <= PLANNED_GROUPS:
+        conditions += [
+            _E.pk.in_(
+                sa.select(_V.entry_pk).where(
+                    _V.field_id == field_id, _V.key.in_(_key_list(connection, group))
+                )
             )
+            for field_id, group in groups
+        ]
+    else:
+        conditions.append(_E.pk.in_(_holders_of_all(connection, list(groups))))
+    postgresql = connection.dialect.name == "postgresql"
+    for field_id, allowed in exact.items():
+        # Per candidate, through the index by entry: no value outside the wanted keys.
+        other = t.entry_values.alias("other")
+        holds_other = sa.exists().where(
+            other.c.entry_pk == _E.pk,
+            other.c.field_id == field_id,
+            other.c.key.not_in(_key_list(connection, allowed)),
         )
+        # `IS TRUE` keeps PostgreSQL from planning it as one more join (the groups do that).
+        conditions.append(~(holds_other.is_(sa.true()) if postgresql else holds_other))
     return conditions
+
+
+def _key_list(connection: sa.Connection, keys: frozenset[str]) -> Any:
+    """`keys` for an IN: listed when few, else one JSON parameter read as a table."""
+    ordered = sorted(keys)
+    if len(ordered) <= LISTED_KEYS:
+        return ordered
+    listed = _json(ordered)
+    if connection.dialect.name == "postgresql":
+        elements: Any = sa.func.jsonb_array_elements_text(sa.cast(listed, JSONB))
+    else:
+        elements = sa.func.json_each(listed)
+    return sa.select(elements.table_valued("value").c.value)
+
+
+def _json(value: object) -> sa.BindParameter[str]:
+    return sa.bindparam(None, orjson.dumps(value).decode(), type_=sa.Text, unique=True)
+
+
+def _holders_of_all(
+    connection: sa.Connection, groups: list[tuple[int, frozenset[str]]]
+) -> sa.Select[tuple[int]]:
+    """Entries that hold one key of every (field, keys) group: the value index read
+    once for all the keys, sent as one JSON parameter, counting the groups each entry
+    meets. Planned alike for any number of groups."""
+    rows = [{"g": g, "f": f, "k": k} for g, (f, keys) in enumerate(groups) for k in sorted(keys)]
+    wanted = _json(rows)
+    if connection.dialect.name == "postgresql":
+        w = (
+            sa.func.jsonb_to_recordset(sa.cast(wanted, JSONB))
+            .table_valued(
+                sa.column("g", sa.Integer), sa.column("f", sa.Integer), sa.column("k", sa.Text)
+            )
+            .render_derived(name="w", with_types=True)
+        )
+        group: Any = w.c.g
+        field_id: Any = w.c.f
+        key: Any = w.c.k
+        source: Any = w
+    else:
+        each = sa.func.json_each(wanted).table_valued("value").alias("w")
+        group, field_id, key = (
+            sa.func.json_extract(each.c.value, f"$.{name}") for name in ("g", "f", "k")
+        )
+        source = each
+    v = t.entry_values.alias("v")
+    return (
+        sa.select(v.c.entry_pk)
+        .select_from(source)
+        .join(v, sa.and_(v.c.field_id == field_id, v.c.key == key))
+        .group_by(v.c.entry_pk)
+        .having(sa.func.count(sa.distinct(group)) == len(groups))
+    )
 
 
 def entries_holding(

@@ -17,6 +17,13 @@ The commonest page needs neither: in id order (the default), filtered on one val
 a field. The value index lists a value's holders by row key, which is id order
 (`tables.entry_row_key`), so such a page reads the index in order from the cursor and
 stops after `limit` matches, however many entries hold the value (`_in_index_order`).
+
+PostgreSQL plans a correlated EXISTS that every match passes as a semi-join (a NOT
+EXISTS as an anti-join) and searches the orders of all of them: planning time grows
+much faster than their number (80 conditions 0.5 s, 200 over 10 s, 1,000 for minutes).
+So only the first `PLANNED_PROBES` such conditions are left to it; every other probe is
+written `(EXISTS ...) IS TRUE`, which it never turns into a join: each is planned on its
+own (linear) and tests the candidates the planned ones leave, one index lookup each.
 """
 
 import math
@@ -46,6 +53,9 @@ from accord.store.entries import COLUMNS, entry_from_row
 
 DRIVE_MAX = 20_000
 """SQLite counts a key's holders up to this many (a covering index scan of about 2 ms)."""
+PLANNED_PROBES = 4
+"""Probes of the value index that PostgreSQL may plan as joins (4: planned in about 3 ms;
+8 took 20 ms, and each one more doubles it)."""
 
 _E = t.entries.c
 _V = t.entry_values
@@ -105,7 +115,7 @@ def _in_index_order(
         start = t.entry_row_key(directory_id, int(after[0]))
     else:
         start = _PAST_EVERY_ROW if descending else _BEFORE_EVERY_ROW
-    others = [c for c in _required(condition) if c is not key]
+    others = [c for c in _distinct(_required(condition)) if c != key]
     if not others:
         # The commonest page of all, one statement on the driver: building and compiling
         # the query below, and SQLAlchemy's processing of 50 rows, cost a third of it.
@@ -123,7 +133,8 @@ def _in_index_order(
     held = _V.alias("held")
     row = held.c.entry_pk
     dialect = connection.dialect.name
-    rest = [_where(c, dialect) for c in others]
+    planned = _planned(others, dialect, PLANNED_PROBES - 1)
+    rest = [_where(c, dialect, planned) for c in others]
     query = (
         sa.select(*COLUMNS)
         .select_from(held.join(t.entries, _E.pk == row))
@@ -170,16 +181,23 @@ def _filters(
     leading = (
         _drive_key(connection, directory_id, condition, limit) if dialect == "sqlite" else None
     )
+    required = _distinct(_required(condition))
     if leading is None:
-        return [_E.directory_id == directory_id, _where(condition, dialect)]
+        planned = _planned(required, dialect, PLANNED_PROBES)
+        return [_E.directory_id == directory_id, *(_where(c, dialect, planned) for c in required)]
     # `+ 0` keeps SQLite off the directory index, so the few matching entries lead.
     holders = sa.select(_V.c.entry_pk).where(
         _V.c.field_id == leading.field_id, _V.c.key.in_(leading.keys)
     )
     # The holders pass the driving key by construction: probing it again for each of
     # them doubled the cost of a page (8.3 -> 3.7 ms for 2,000 holders at a million).
-    rest = [_where(c, dialect) for c in _required(condition) if c is not leading]
-    return [(_E.directory_id + 0) == directory_id, _E.pk.in_(holders), *rest]
+    rest = [c for c in required if c != leading]
+    planned = _planned(rest, dialect, PLANNED_PROBES)
+    return [
+        (_E.directory_id + 0) == directory_id,
+        _E.pk.in_(holders),
+        *(_where(c, dialect, planned) for c in rest),
+    ]
 
 
 def _drive_key(
@@ -232,18 +250,49 @@ def _required(condition: Condition) -> list[Condition]:
     return [condition]
 
 
-def _where(condition: Condition, dialect: str) -> sa.ColumnElement[bool]:
+def _distinct(conditions: list[Condition]) -> list[Condition]:
+    """The conditions without repeats (`a and a` is `a`), in order."""
+    return list(dict.fromkeys(conditions))
+
+
+_PROBES = (KeysIn, KeyRange, KeyPrefix, KeyContains, HasValue)
+
+
+def _planned(required: list[Condition], dialect: str, room: int) -> frozenset[Condition] | None:
+    """Which of the required conditions PostgreSQL may plan as joins: the first `room`
+    probes, one-key lookups first (likeliest to be selective). None: any (SQLite, which
+    tests every probe per candidate anyway and plans each on its own)."""
+    if dialect != "postgresql":
+        return None
+    probes = [
+        c
+        for c in required
+        if isinstance(c, _PROBES) or (isinstance(c, Negate) and isinstance(c.item, _PROBES))
+    ]
+    probes.sort(key=lambda c: not (isinstance(c, KeysIn) and len(c.keys) == 1))
+    return frozenset(probes[: max(room, 0)])
+
+
+def _where(
+    condition: Condition, dialect: str, planned: frozenset[Condition] | None = None
+) -> sa.ColumnElement[bool]:
+    """`condition` in SQL; with `planned` (PostgreSQL), every probe of the value index but
+    those (top-level ones) is kept from becoming a join (module docstring)."""
+    if planned is not None and condition in planned:
+        planned = None
     if isinstance(condition, Both):
-        return sa.and_(*(_where(item, dialect) for item in condition.items))
+        return sa.and_(*(_where(item, dialect, planned) for item in condition.items))
     if isinstance(condition, Either):
-        return sa.or_(*(_where(item, dialect) for item in condition.items))
+        return sa.or_(*(_where(item, dialect, planned) for item in condition.items))
     if isinstance(condition, Negate):
-        return sa.not_(_where(condition.item, dialect))
+        return sa.not_(_where(condition.item, dialect, planned))
     if isinstance(condition, ColumnIs):
         return _column(condition)
     if isinstance(condition, TextContains):
         return _text_contains(condition, dialect)
-    return _holds(condition)
+    probe = _holds(condition)
+    # `IS TRUE`: a test PostgreSQL evaluates per row, never a sublink it pulls up.
+    return probe if planned is None else probe.is_(sa.true())
 
 
 def _holds(

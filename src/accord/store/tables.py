@@ -220,6 +220,22 @@ history = sa.Table(
     sa.Index(None, "directory_id", "entry_number", "id"),
 )
 
+
+def _held_once(holder: str, *, on_directory: bool) -> sa.Index:
+    """A holder holds a right (on a directory, or global) once. Four partial indexes, not
+    one on the four columns: there a NULL (the holder kind a grant does not use, or the
+    directory of a global right) would differ from every other NULL (migration 0007)."""
+    where = sa.text(f"directory_id IS {'NOT NULL' if on_directory else 'NULL'}")
+    columns = [holder, "right", *(["directory_id"] if on_directory else [])]
+    return sa.Index(
+        f"uq_grants_{'_'.join(columns)}",
+        *columns,
+        unique=True,
+        sqlite_where=where,
+        postgresql_where=where,
+    )
+
+
 grants = sa.Table(
     "grants",
     metadata,
@@ -231,6 +247,7 @@ grants = sa.Table(
     sa.CheckConstraint("(user_id IS NULL) <> (group_id IS NULL)", name="one_holder"),
     sa.Index(None, "user_id"),
     sa.Index(None, "group_id"),
+    *(_held_once(h, on_directory=d) for h in ("user_id", "group_id") for d in (True, False)),
 )
 
 issue_properties = sa.Table(

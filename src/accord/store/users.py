@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
 
 from accord.domain.rights import Action, GlobalRight, Rights
 from accord.domain.text import fold, name_form
@@ -112,17 +113,20 @@ def insert_group(connection: sa.Connection, name: str) -> Group:
     return Group(group_id, name)
 
 
+def _insert_new(connection: sa.Connection, table: sa.Table, **values: object) -> bool:
+    """Insert a row unless one with the same unique key is there; False if one is.
+
+    One statement, not a look and then an insert: a row another transaction inserts in
+    between (and commits) is "there" too, where the insert would fail on its unique key.
+    """
+    insert = postgresql.insert if connection.dialect.name == "postgresql" else sqlite.insert
+    statement = insert(table).values(**values).on_conflict_do_nothing()
+    return connection.execute(statement.returning(sa.literal(1))).first() is not None
+
+
 def add_member(connection: sa.Connection, group_id: int, user_id: int) -> bool:
     """Add a user to a group; False if already a member."""
-    exists = connection.execute(
-        sa.select(t.group_members).where(
-            t.group_members.c.group_id == group_id, t.group_members.c.user_id == user_id
-        )
-    ).first()
-    if exists:
-        return False
-    connection.execute(sa.insert(t.group_members).values(group_id=group_id, user_id=user_id))
-    return True
+    return _insert_new(connection, t.group_members, group_id=group_id, user_id=user_id)
 
 
 def remove_member(connection: sa.Connection, group_id: int, user_id: int) -> bool:
@@ -204,16 +208,16 @@ def insert_grant(
     user_id: int | None = None,
     group_id: int | None = None,
 ) -> bool:
-    """Grant a right; False if the holder has it already."""
-    condition = sa.and_(_holder(user_id, group_id), *_right_matches(right, directory_id))
-    if connection.execute(sa.select(_G.id).where(condition)).first():
-        return False
-    connection.execute(
-        sa.insert(t.grants).values(
-            right=right, directory_id=directory_id, user_id=user_id, group_id=group_id
-        )
+    """Grant a right; False if the holder has it already (the grants' unique indexes
+    tell, see `tables.grants`)."""
+    return _insert_new(
+        connection,
+        t.grants,
+        right=right,
+        directory_id=directory_id,
+        user_id=user_id,
+        group_id=group_id,
     )
-    return True
 
 
 def delete_grant(

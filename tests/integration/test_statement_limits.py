@@ -1,0 +1,85 @@
+"""What one statement may keep: memory for its shape (issue 12, defect 4) and, on SQLite,
+write-ahead log on disk (defect 14)."""
+
+import gc
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+
+from accord.services.transactions import Database, open_database, run
+from accord.store import tables as t
+
+MB = 1024 * 1024
+
+
+def _search(columns: int) -> sa.Select[tuple[int, ...]]:
+    """A statement whose SQL grows with `columns`, as a search's grew with its pairs (any
+    large statement would do; this one is as cheap to plan on PostgreSQL as to run)."""
+    number = t.entries.c.number
+    return sa.select(*(number + i for i in range(columns))).where(number < 0)
+
+
+def _rss() -> int:
+    with open("/proc/self/statm") as statm:
+        return int(statm.read().split()[1]) * 4096
+
+
+def test_distinct_large_statements_keep_memory_bounded(db: Database) -> None:
+    def search(columns: int) -> None:
+        run(db, lambda tx: tx.connection.execute(_search(columns)).all(), write=False)
+
+    for columns in range(1000, 1005):  # what is made once (connections, first statements)
+        search(columns)
+    gc.collect()
+    rss = _rss()
+    # Before: each shape kept megabytes of Python objects in SQLAlchemy's cache, and on
+    # SQLite more of prepared statement in the connection that ran it.
+    for columns in range(1005, 1045):
+        search(columns)
+    gc.collect()
+    grown = _rss() - rss
+    assert grown < 50 * MB, f"{grown / MB:.0f} MB more after 40 searches"
+    # What SQLAlchemy keeps compiled (before: all 40, 1.6 MB of SQL, ~100 MB of objects).
+    options = db.engine.get_execution_options()
+    cache: Any = options.get("compiled_cache", db.engine._compiled_cache)
+    kept = sum(len(str(compiled.string)) for compiled in cache.values())
+    assert kept < 400_000, f"{kept} characters of SQL kept compiled"
+    # The database is still used as usual afterwards.
+    assert run(db, lambda tx: tx.connection.execute(_search(3)).all(), write=False) == []
+
+
+def test_the_sqlite_log_is_cut_back_to_the_limit_after_a_checkpoint(empty_url: str) -> None:
+    if not empty_url.startswith("sqlite"):
+        pytest.skip("the write-ahead log is SQLite's")
+    limit = 1 * MB
+    database = open_database(empty_url, sqlite_synchronous="NORMAL", sqlite_wal_limit_bytes=limit)
+    log = Path(str(database.engine.url.database) + "-wal")
+    try:
+        run(database, lambda tx: tx.connection.exec_driver_sql("CREATE TABLE junk (x)"), write=True)
+        for _ in range(8):  # 8 MB of pages, in transactions of their own
+
+            def write(tx: object) -> None:
+                tx.connection.exec_driver_sql(  # type: ignore[attr-defined]
+                    "INSERT INTO junk SELECT randomblob(1000) FROM"
+                    " (WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n"
+                    " WHERE i < 1000) SELECT i FROM n)"
+                )
+
+            run(database, write, write=True)
+        assert log.stat().st_size > 4 * limit  # it grew past the limit
+        # The checkpoint thread runs soon after writes; then the log is cut back.
+        deadline = time.monotonic() + 10
+        while log.exists() and log.stat().st_size > limit and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not log.exists() or log.stat().st_size <= limit
+        count = run(
+            database,
+            lambda tx: tx.connection.exec_driver_sql("SELECT count(*) FROM junk").scalar(),
+            write=False,
+        )
+        assert count == 8000  # nothing lost
+    finally:
+        database.dispose()
