@@ -1,9 +1,10 @@
 """Bad input to the legacy API: HTTP 200, a clear message, and nothing changed.
 
-Spec sections 1 to 4 and 7, and habit 11 of STYLE.md. Every refused call is checked
-against a snapshot of every table taken just before it. The calls that must change
-nothing share one demo server per database (a fresh server per call would cost ten
-times as much); the tests that change data on purpose get their own.
+Sections 1 to 4 and 7 of docs/legacy-api.md, and the rule that bad input changes nothing.
+Every refused call is checked against a snapshot of every table taken just before it.
+The calls that must change nothing share one demo server per database (a fresh server
+per call would cost ten times as much); the tests that change data on purpose get their
+own.
 """
 
 import http.client
@@ -60,7 +61,7 @@ class Prefix(str):
 
 
 Expected = str | Prefix | None
-"""The exact message, its start, or None: any clear failure (the spec names no message)."""
+"""The exact message, its start, or None: any clear failure (the reference names no message)."""
 
 
 @dataclass
@@ -115,7 +116,7 @@ def ok(reply: dict[str, Any]) -> dict[str, Any]:
 METHODS = ["GET", "POST"]
 
 
-# Spec section 4, command by command: (the query after the key and user, the message).
+# legacy-api.md §4, command by command: (the query after the key and user, the message).
 # `{services}` and `{notes}` stand for the codes of the demo's custom company fields.
 REFUSED: list[tuple[str, Expected]] = [
     # getcompanybyname
@@ -432,7 +433,7 @@ def test_a_call_without_any_command_is_an_unknown_command(shared: Shared) -> Non
     shared.refused(f"{AUTH}&companyId=2", "Unknown command: ")
 
 
-# Spec section 2: the key is checked, then the user, before any command runs.
+# legacy-api.md §2: the key is checked, then the user, before any command runs.
 COMMANDS_TRIED = [
     "getcompanies",
     "getcompanybyname&companyId=2",
@@ -679,7 +680,7 @@ def test_a_2_mb_form_body_is_refused_cleanly(shared: Shared) -> None:
     shared.refused(body, post=True)
 
 
-# Transport (spec section 1): GET, POST, the key in a header, merging, order, decoding.
+# Transport (legacy-api.md §1): GET, POST, the key in a header, merging, order, decoding.
 
 
 def test_get_post_and_the_key_header_give_the_same_answer(shared: Shared) -> None:
@@ -815,7 +816,7 @@ def test_a_write_works_by_post_with_the_key_in_a_header(legacy: Legacy) -> None:
 
 
 def test_view_parameters_other_than_view_clients_are_reserved(legacy: Legacy) -> None:
-    # Spec 3.1: every `view-*` parameter is reserved; only `view-clients-<code>` is read.
+    # legacy-api.md §3.1: every `view-*` parameter is reserved; only `view-clients-<code>` is read.
     assert ok(legacy("getcompanybyname", companyId="2"))["org_type"] == "Partner"
     edited = ok(legacy("editcompany", companyId="2", **{"view-org_type": "Lead"}))
     assert edited["org_type"] == "Partner"

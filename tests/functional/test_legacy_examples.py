@@ -1,4 +1,4 @@
-"""Spec section 5: every example of the vendor's documentation, in order, on the demo."""
+"""legacy-api.md §5: every example of the vendor's documentation, in order, on the demo."""
 
 from typing import Any
 

@@ -1,11 +1,12 @@
 """Property tests of the legacy API: whatever arrives, the JSON envelope, and no stray write.
 
-Spec section 1 (HTTP 200 and a JSON object for every logical outcome) and habit 11 of
-STYLE.md: any query string or form body, by GET or POST, with or without a valid key and
-user, gets HTTP 200 and a JSON object with a boolean `success`; a reply that is not a
-success has changed nothing in the database. Parameters are drawn partly from the real
-ones (commands, field codes and names, `crm_param_N` pairs) so that the calls reach the
-commands, and partly from arbitrary bytes, percent-encoded or sent raw.
+Section 1 of docs/legacy-api.md (HTTP 200 and a JSON object for every logical outcome),
+and the rule that bad input changes nothing: any query string or form body, by GET or
+POST, with or without a valid key and user, gets HTTP 200 and a JSON object with a
+boolean `success`; a reply that is not a success has changed nothing in the database.
+Parameters are drawn partly from the real ones (commands, field codes and names,
+`crm_param_N` pairs) so that the calls reach the commands, and partly from arbitrary
+bytes, percent-encoded or sent raw.
 """
 
 import string
@@ -152,7 +153,7 @@ VALUES = [
     "viewer",
     KEY,
 ]
-# The documented calls (spec section 5 and a few more), to start from: changing one value
+# The documented calls (legacy-api.md §5 and a few more), to start from: changing one value
 # of a call that works reaches deeper than a call made up from nothing.
 EXAMPLES = [
     "setcontact&companyName=Adobe&contactName=TedJohnson",

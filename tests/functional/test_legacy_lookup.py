@@ -1,6 +1,6 @@
-"""Spec section 4, reading an entry by name: the exact name (case-blind) first, else the
+"""legacy-api.md §4, reading an entry by name: the exact name (case-blind) first, else the
 name without white space; of several holders, the lowest id. Searching by a field's
-value, and the names of fields and directories (spec 3)."""
+value, and the names of fields and directories (legacy-api.md §3)."""
 
 from typing import Any
 
@@ -50,7 +50,7 @@ def test_a_name_nobody_holds_is_not_found(legacy: Legacy) -> None:
 
 
 def test_cyrillic_display_names_match_in_any_case(legacy: Legacy, db: Database) -> None:
-    # Spec 3 and 3.1: tableName and field names match case-insensitively, Cyrillic
+    # legacy-api.md §3 and 3.1: tableName and field names match case-insensitively, Cyrillic
     # look-alikes folded to Latin, whichever case they are written in.
     def work(tx: Transaction) -> str:
         directory = directories.add_directory(tx, "TOVARY", "Товары", actor=CLI)

@@ -1,4 +1,4 @@
-"""Spec section 2, the rights matrix: every command, called by a user who lacks exactly one
+"""legacy-api.md §2, the rights matrix: every command, called by a user who lacks exactly one
 right it needs, gets `Permission denied: <right>` and changes nothing; with the rights it
 succeeds, whether they are granted to the user, to a group, or held as an administrator."""
 
@@ -21,7 +21,7 @@ CLERK = "clerk"
 GROUP = "Clerks"
 
 # What `Permission denied: ...` names for each right given to grant(): the vendor's wording
-# where it has one, else "<Action> <directory display name>" (spec section 2).
+# where it has one, else "<Action> <directory display name>" (legacy-api.md §2).
 RIGHT_NAMES = {
     "main-menu": "CRM Main Menu",
     "dictionaries.add": "Add the values to dictionaries",

@@ -196,8 +196,8 @@ def test_search_by_any_field(db: Database) -> None:
 
 
 def test_a_multi_valued_field_matches_exactly_its_rendered_values(db: Database) -> None:
-    # Spec 4: a pair matches a field exactly by its rendered value ("Development,Training"),
-    # here in any order; one of several values is not the value.
+    # legacy-api.md §4: a pair matches a field exactly by its rendered value
+    # ("Development,Training"), here in any order; one of several values is not the value.
     update(db, "CLIENTS", 3, Services="Development,Training")
     update(db, "CLIENTS", 5, Services="Training")
     assert search(db, "CLIENTS", Services="Training") == [5]

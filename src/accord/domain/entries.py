@@ -22,7 +22,7 @@ def parse_id(text: str) -> int | None:
 
 @dataclass(frozen=True, slots=True)
 class EntryRef:
-    """How a caller names an entry: by id or by name (the lookup rules of spec section 4).
+    """How a caller names an entry: by id or by name (the lookup rules of legacy-api.md §4).
 
     `id` None with no `name` is an id that cannot exist (`companyId=abc`).
     """

@@ -1,6 +1,6 @@
 """Domain errors: each has a stable machine-readable code and a human message.
 
-The messages are the legacy API's exact wording (spec/legacy-api.md, section 7); other
+The messages are the legacy API's exact wording (docs/legacy-api.md, section 7); other
 edges map the code to their own format in one place.
 """
 

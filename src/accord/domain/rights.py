@@ -32,7 +32,7 @@ class Action(StrEnum):
     REMOVE = "remove"
 
 
-# The vendor's own wording, where it has one (spec section 2).
+# The vendor's own wording, where it has one (legacy-api.md §2).
 _VENDOR_TITLES = {
     (COMPANIES, Action.ADD): "Add companies",
     (COMPANIES, Action.EDIT): "Edit companies",

@@ -47,7 +47,7 @@ _COMPUTED = frozenset({FieldType.CONTACTS, FieldType.CREATOR, FieldType.CREATED_
 
 
 CUSTOM_FIELD_PREFIX = "clients_field_"
-"""How every custom field's code begins, in any directory (spec section 3)."""
+"""How every custom field's code begins, in any directory (legacy-api.md §3)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,7 +60,7 @@ class Directory:
 
     def builtin_field(self, field: "Field") -> bool:
         """Whether Accord made the field rather than an administrator: a built-in
-        directory's own fields (spec section 3) and every directory's name field. Clients
+        directory's own fields (legacy-api.md §3) and every directory's name field. Clients
         rely on their kind, so only their display name is the administrators' to change."""
         custom = field.code.startswith(CUSTOM_FIELD_PREFIX)
         return field.code == self.name_field or (self.builtin and not custom)

@@ -67,7 +67,7 @@ class Lookup(Protocol):
 
 
 class Resolver(Lookup, Protocol):
-    """A Lookup that may also create what a value names, as the spec allows."""
+    """A Lookup that may also create what a value names, as docs/legacy-api.md allows."""
 
     @property
     def link_rights(self) -> Rights | None:
@@ -333,7 +333,7 @@ def _target_id(field: Field) -> int:
     return field.target_directory_id
 
 
-# Rendering (the legacy API's flat text form, spec section 3.2)
+# Rendering (the legacy API's flat text form, legacy-api.md §3.2)
 
 
 def render_flat(field: Field, entry: Entry, schema: Schema) -> str:

@@ -1,1 +1,1 @@
-"""The legacy edge: the "CRM for Jira" remote API servlet, as spec/legacy-api.md defines it."""
+"""The legacy edge: the "CRM for Jira" remote API servlet, as docs/legacy-api.md describes it."""

@@ -1,4 +1,4 @@
-"""The commands of the legacy API (spec section 4): each parses, calls a service, renders."""
+"""The commands of the legacy API (legacy-api.md §4): each parses, calls a service, renders."""
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass

@@ -1,4 +1,4 @@
-"""Which request parameters carry field values, and for which fields (spec section 3.1).
+"""Which request parameters carry field values, and for which fields (legacy-api.md §3.1).
 
 A field is named four ways: `clients-<code>`, the bare code, the display name, or a
 `crm_param_N` / `crm_param_N_value` pair. When one field is named more than once, the

@@ -1,4 +1,4 @@
-"""Replies: the JSON envelope and entries as flat objects (spec sections 1 and 3.2)."""
+"""Replies: the JSON envelope and entries as flat objects (legacy-api.md §1 and §3.2)."""
 
 from collections.abc import Iterator
 

@@ -1,6 +1,6 @@
 """The demo data set: enough to try every example of the legacy API's documentation.
 
-Spec section 5 names what must exist: companies 2 ("Teamlead"), 15 and "Adobe"; contacts
+legacy-api.md §5 names what must exist: companies 2 ("Teamlead"), 15 and "Adobe"; contacts
 2, 6, "Ted Johnson" and "Vladimir Putin"; a "Colors" dictionary without "Green"; a
 multi-dictionary custom field offering Development and Training and a text custom field
 on companies; transactions that carry a Jira issue key.

@@ -38,7 +38,7 @@ class BuiltinField(AccordError):
 
 
 def new_field_code() -> str:
-    """A custom field's code: generated once, never changed (spec section 3)."""
+    """A custom field's code: generated once, never changed (legacy-api.md §3)."""
     return f"{CUSTOM_FIELD_PREFIX}{uuid.uuid4()}"
 
 

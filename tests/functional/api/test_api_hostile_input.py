@@ -303,7 +303,7 @@ def test_without_view_a_link_is_refused_as_view_even_with_add(client_of: ClientO
 def test_the_legacy_api_keeps_its_contract_for_links_where_rest_answers_alike(
     client_of: ClientOf, legacy: Legacy, db: Database
 ):
-    # Spec 3.1: a contact naming an existing company takes contacts.add alone; one it
+    # legacy-api.md §3.1: a contact naming an existing company takes contacts.add alone; one it
     # would create takes companies.add (else "Permission denied: Add companies"). Over
     # REST, the same user is refused alike for both.
     add_user(db, "clerk", ["main-menu", "contacts.all"])

@@ -5,7 +5,7 @@ Revises:
 Create Date: 2026-11-28
 
 Builds every table and seeds the default template: the four built-in directories with
-the field codes and names of the legacy API (spec section 3), their dictionaries, and the
+the field codes and names of the legacy API (legacy-api.md §3), their dictionaries, and the
 instance row. The template is written out here, not imported, so that this migration
 stays what it was when it shipped.
 """
