@@ -18,6 +18,7 @@ from accord.api import (
     people,
     problems,
     render,
+    search,
 )
 from accord.api.context import ApiContext, bearer, read
 from accord.api.query_text import require_readable
@@ -103,6 +104,7 @@ def router() -> APIRouter:
     api.include_router(directories.router)
     api.include_router(dictionaries.router)
     api.include_router(people.router)
+    api.include_router(search.router)
     api.add_api_route(
         "/me",
         me,
