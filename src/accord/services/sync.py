@@ -1,42 +1,76 @@
-"""The user sync with Jira: requested by anyone with the main menu, run in the background."""
+"""The user sync with Jira: requested by anyone with the main menu, run in the background.
+
+A worker claims a job with a lease (`store.jobs`), fetches what the job needs from Jira
+outside any transaction, then does its work and ends the job in one transaction that
+holds only if the worker still holds the lease.
+"""
+
+from collections.abc import Sequence
+from datetime import timedelta
 
 from accord.domain.errors import JiraNotConnected
 from accord.domain.rights import GlobalRight
 from accord.domain.users import Actor
-from accord.services.jira import JiraGateway
+from accord.services.jira import JiraGateway, JiraUser
 from accord.services.transactions import now
 from accord.store import jobs as store
 from accord.store import users as user_store
 from accord.store.database import Transaction
-from accord.store.jobs import Job
+from accord.store.jobs import Job as Job  # what a worker is handed
 
 USER_SYNC = "jira-user-sync"
 
 
+class LeaseLost(Exception):
+    """The worker's lease on its job expired and another worker took the job up."""
+
+
 def request_user_sync(tx: Transaction, *, actor: Actor) -> int:
-    """Queue a user sync, or join the one already queued or running; return its job id."""
+    """Queue a user sync, or join the one already queued or running (while its worker
+    is alive: one whose worker died is taken up again); return its job id."""
     actor.rights.require(GlobalRight.MAIN_MENU)
     return store.enqueue(tx.connection, USER_SYNC, by=actor.user_id, at=now())
 
 
-def claim_job(tx: Transaction) -> Job | None:
-    """Take the oldest queued job for this worker, if there is one."""
-    return store.claim(tx.connection, at=now())
+def has_job(tx: Transaction) -> bool:
+    """Whether a worker has a job to claim (a read, for an idle worker to look with)."""
+    return store.has_work(tx.connection, at=now())
 
 
-def run_job(tx: Transaction, job: Job, *, jira: JiraGateway | None) -> str:
-    """Do a claimed job's work; return what to record of it."""
+def claim_job(tx: Transaction, *, owner: str, lease: timedelta) -> Job | None:
+    """Take the oldest queued job (or one whose worker died) for `owner`, if there is one."""
+    return store.claim(tx.connection, owner=owner, at=now(), lease=lease)
+
+
+def renew_lease(tx: Transaction, job: Job, *, owner: str, lease: timedelta) -> bool:
+    """Keep `owner`'s claim on a job it runs for `lease` more; False if it lost it."""
+    return store.renew(tx.connection, job.id, owner=owner, until=now() + lease)
+
+
+def gather(job: Job, *, jira: JiraGateway | None) -> Sequence[JiraUser]:
+    """What a claimed job needs from outside the database. Called outside a transaction,
+    so that waiting for Jira holds none (on SQLite: not the single writer)."""
     if job.kind != USER_SYNC:
         raise ValueError(f"Unknown job kind: {job.kind}")
     if jira is None:
         raise JiraNotConnected
-    return _sync_users(tx, jira)
+    return list(jira.users())
 
 
-def _sync_users(tx: Transaction, jira: JiraGateway) -> str:
+def run_job(tx: Transaction, job: Job, gathered: Sequence[JiraUser], *, owner: str) -> str:
+    """Do a claimed job's work with what `gather` fetched and end it as done; return what
+    was recorded of it. Raises `LeaseLost` (the transaction must roll back) if `owner`
+    no longer holds the job."""
+    detail = _sync_users(tx, gathered)
+    if not store.finish(tx.connection, job.id, owner=owner, ok=True, detail=detail, at=now()):
+        raise LeaseLost
+    return detail
+
+
+def _sync_users(tx: Transaction, jira_users: Sequence[JiraUser]) -> str:
     """Create or update an Accord user for each Jira user (matched by key, then login)."""
     created = updated = 0
-    for jira_user in jira.users():
+    for jira_user in jira_users:
         user = user_store.find_user(tx.connection, jira_user.key)
         if user is None or (user.jira_key not in (None, jira_user.key)):
             user = user_store.find_user(tx.connection, jira_user.login)
@@ -67,8 +101,9 @@ def _sync_users(tx: Transaction, jira: JiraGateway) -> str:
     return f"{created} users created, {updated} updated"
 
 
-def finish_job(tx: Transaction, job: Job, *, ok: bool, detail: str) -> None:
-    store.finish(tx.connection, job.id, ok=ok, detail=detail, at=now())
+def fail_job(tx: Transaction, job: Job, *, owner: str, detail: str) -> bool:
+    """End `owner`'s job as failed with `detail`; False if it no longer held it."""
+    return store.finish(tx.connection, job.id, owner=owner, ok=False, detail=detail, at=now())
 
 
 def user_sync_jobs(tx: Transaction) -> list[Job]:

@@ -280,6 +280,11 @@ jobs = sa.Table(
     sa.Column("started_at", Timestamp),
     sa.Column("finished_at", Timestamp),
     sa.Column("detail", sa.Text, nullable=False),
+    # The worker running it and until when; it renews the lease while it runs
+    # (`store.jobs`). How many times a worker has taken it up.
+    sa.Column("lease_owner", sa.String(64)),
+    sa.Column("lease_expires_at", Timestamp),
+    sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
     # At most one job of a kind waits or runs: a second request joins the first.
     sa.Index(
         "uq_jobs_active_kind",
