@@ -8,6 +8,7 @@ import logging
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
+from pathlib import Path
 from typing import Annotated, TypeVar
 
 import typer
@@ -17,6 +18,7 @@ from accord.domain.schema import FieldType
 from accord.domain.users import Actor
 from accord.services import (
     auth,
+    backup,
     demo,
     dictionaries,
     directories,
@@ -36,7 +38,7 @@ from accord.settings import Settings
 
 T = TypeVar("T")
 app = typer.Typer(help="Accord, the CRM server.", no_args_is_help=True, add_completion=False)
-db_app = typer.Typer(help="The database schema.", no_args_is_help=True)
+db_app = typer.Typer(help="The database: schema, backups, checks.", no_args_is_help=True)
 apikey_app = typer.Typer(help="The API key of the legacy API.", no_args_is_help=True)
 user_app = typer.Typer(help="Users.", no_args_is_help=True)
 group_app = typer.Typer(help="Groups of users.", no_args_is_help=True)
@@ -138,6 +140,56 @@ def db_upgrade() -> None:
     with _errors():
         revision = migrations.upgrade_schema(database)
     typer.echo(f"database at revision {revision}")
+
+
+@db_app.command("backup")
+def db_backup(
+    file: Annotated[Path, typer.Argument(help="The backup file to write.")],
+    force: Annotated[bool, typer.Option("--force", help="Overwrite FILE if it exists.")] = False,
+) -> None:
+    """Copy the database into FILE while it serves: SQLite's online backup (checked), or
+    pg_dump's custom format on PostgreSQL (its client tools must be installed)."""
+    url = Settings.from_env().database_url
+    with _errors():
+        how = backup.backup_database(url, file, force=force)
+        typer.echo(f"database backed up to {file} ({how})")
+
+
+@db_app.command("restore")
+def db_restore(
+    file: Annotated[Path, typer.Argument(help="A file written by `accord db backup`.")],
+    force: Annotated[
+        bool, typer.Option("--force", help="Replace a database that already holds data.")
+    ] = False,
+) -> None:
+    """Replace the database by the backup in FILE. Stop the server first: a restore is
+    refused while the database is being written to (or, on PostgreSQL, while any other
+    session is connected), and a database that holds data is replaced only with --force."""
+    url = Settings.from_env().database_url
+    with _errors():
+        backup.restore_database(url, file, force=force)
+        typer.echo(f"database restored from {file}")
+
+
+@db_app.command("check")
+def db_check() -> None:
+    """Check the database: SQLite's integrity check, and that the value index holds
+    exactly the rows the entries' values call for. Exits with status 1 if anything is wrong."""
+    database = _database()
+    try:
+        with _errors():
+            migrations.require_current_schema(database)
+            report = backup.check_database(database)
+    finally:
+        database.dispose()
+    typer.echo("integrity: " + ("ok" if not report.integrity else "; ".join(report.integrity[:5])))
+    typer.echo(f"value index: {report.entries} entries, {report.rows} rows")
+    for what, found in (("missing", report.missing), ("extra", report.extra)):
+        if found.rows:
+            named = ", ".join(found.entries)
+            typer.echo(f"{what} value index rows: {found.rows} (entries {named})")
+    if not report.sound:
+        _fail("the database check found problems")
 
 
 @app.command("demo")
