@@ -1,6 +1,8 @@
 """The application: `create_app(settings)` wires the edges to one database."""
 
 import logging
+import os
+import re
 import time
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
@@ -11,6 +13,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from accord.api import router as api
 from accord.api.guard import Guard
+from accord.api.health import Health
 from accord.api.ratelimit import AuthFailureLimit, RateLimit
 from accord.jobs.worker import JobWorker
 from accord.legacy.routes import LegacyContext
@@ -77,6 +80,9 @@ def create_app(settings: Settings, *, database: Database | None = None) -> FastA
     # Also in the router, first, for what the exact paths above do not catch (a
     # trailing slash gets the router's redirect, as it always did).
     app.router.routes[0:0] = legacy
+    # The probes take no token and sit outside the API's prefix (and so its guard).
+    probes = Health(db, jobs=None if worker is None else lambda: worker.alive)
+    app.router.routes[0:0] = probes.routes()
     if settings.api_rate_limit:
         app.add_middleware(
             RateLimit,
@@ -105,7 +111,40 @@ class _App(FastAPI):
     """Paths (and what is under them) whose replies a cache may keep."""
 
     def build_middleware_stack(self) -> ASGIApp:
-        return SecurityHeaders(super().build_middleware_stack(), public=self.public)
+        return RequestId(SecurityHeaders(super().build_middleware_stack(), public=self.public))
+
+
+REQUEST_ID = "request_id"
+"""Key of the request's id in the ASGI scope's `state` (`request.state.request_id`)."""
+_WELL_FORMED_ID = re.compile(rb"[\x21-\x7e]{1,128}").fullmatch
+
+
+class RequestId:
+    """Every reply carries `X-Request-Id`: the client's own, if it sent one of 1 to 128
+    visible ASCII characters, else a new one (16 hex digits); the id is in the scope's
+    `state` for the layers within (the access log)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        for name, raw in scope["headers"]:
+            if name == b"x-request-id" and _WELL_FORMED_ID(raw):
+                break
+        else:
+            raw = os.urandom(8).hex().encode()
+        scope.setdefault("state", {})[REQUEST_ID] = raw.decode()
+        header = (b"x-request-id", raw)
+
+        async def sending(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message = {**message, "headers": [*message.get("headers", ()), header]}
+            await send(message)
+
+        await self.app(scope, receive, sending)
 
 
 class SecurityHeaders:
@@ -169,7 +208,7 @@ class LegacyFirst:
 
 
 class AccessLog:
-    """One line per request: method, path, the legacy command, status and time.
+    """One line per request: method, path, the legacy command, status, time and request id.
 
     Never the query string or the body: they carry the API key and users' data.
     """
@@ -193,12 +232,13 @@ class AccessLog:
             await self.app(scope, receive, sending)
         finally:
             access_log.info(
-                "%s %s %s %d %.1fms",
+                "%s %s %s %d %.1fms id=%s",
                 scope["method"],
                 scope["path"],
                 _command(scope),
                 status,
                 (time.perf_counter() - started) * 1000,
+                scope.get("state", {}).get(REQUEST_ID, "-"),
             )
 
 
