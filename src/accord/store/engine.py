@@ -1,5 +1,8 @@
 """Engines for SQLite (the embedded default) and PostgreSQL."""
 
+import logging
+import sqlite3
+import time
 from typing import Any
 
 import orjson
@@ -8,6 +11,8 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.pool import ConnectionPoolEntry
 
 from accord.store import driver, limits
+
+_log = logging.getLogger(__name__)
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 SQLITE_MMAP_BYTES = 2_000_000_000
@@ -25,6 +30,13 @@ WRITE_OPTION = "accord_write"
 """Execution option: the transaction will write (SQLite takes the write lock at BEGIN)."""
 SQLITE_WAL_LIMIT_BYTES = 64 * 1024 * 1024
 """What SQLite cuts its write-ahead log back to once it is checkpointed (`journal_size_limit`)."""
+SQLITE_ANALYSIS_LIMIT = 400
+"""Rows of each index that an ANALYZE run by `PRAGMA optimize` samples (SQLite's advice):
+its statistics stay close enough, at a cost of milliseconds whatever the table's size."""
+SQLITE_OPTIMIZE_SECONDS = 3600.0
+"""How often a connection that writes runs `PRAGMA optimize` (Accord keeps connections
+for the life of the process, so "when it closes" alone would be never)."""
+_OPTIMIZED_AT = "accord_optimized_at"
 
 
 def _json_dumps(value: Any) -> str:
@@ -143,11 +155,21 @@ def _sqlite_engine(
         # Once a checkpoint has copied the whole log back, the next commit starts it
         # over and cuts the file back to this (SQLite otherwise keeps its largest size).
         cursor.execute(f"PRAGMA journal_size_limit={int(wal_limit_bytes)}")
+        # Statistics kept current by SQLite itself (decisions.md, "Statistics"): sampled,
+        # and analysed when they are missing or stale (0x10000 from SQLite 3.46; older
+        # ones skip it and rely on the runs after writes and at close, below).
+        cursor.execute(f"PRAGMA analysis_limit={SQLITE_ANALYSIS_LIMIT}")
+        cursor.execute("PRAGMA optimize=0x10002")
         cursor.close()
+        record.info[_OPTIMIZED_AT] = time.monotonic()
         if statement_timeout:
             deadline = limits.Deadline(statement_timeout)
             record.info[limits.DEADLINE] = deadline
             dbapi_connection.set_progress_handler(deadline.passed, limits.PROGRESS_STEPS)
+
+    @sa.event.listens_for(engine, "close")
+    def optimized(dbapi_connection: Any, _record: ConnectionPoolEntry) -> None:
+        _optimize(dbapi_connection)
 
     @sa.event.listens_for(engine, "before_cursor_execute")
     def noted(connection: sa.Connection, _cursor: Any, statement: str, *_: Any) -> None:
@@ -161,10 +183,33 @@ def _sqlite_engine(
         # writes fails at once when another writer went first, whatever the busy timeout.
         writes = connection.get_execution_options().get(WRITE_OPTION, False)
         limits.arm(connection.info)
+        if writes:
+            _optimize_now_and_then(connection)
         # On the driver itself: SQLAlchemy's execution layer would cost ~90 us here.
         driver.execute(connection, "BEGIN IMMEDIATE" if writes else "BEGIN")
 
     return engine
+
+
+def _optimize_now_and_then(connection: sa.Connection) -> None:
+    """`PRAGMA optimize` before a write, once per `SQLITE_OPTIMIZE_SECONDS` a connection:
+    writes are what make statistics stale, and reads (point reads) never pay for it."""
+    info = connection.connection.info
+    now = time.monotonic()
+    if now - info.get(_OPTIMIZED_AT, now) < SQLITE_OPTIMIZE_SECONDS:
+        return
+    info[_OPTIMIZED_AT] = now
+    _optimize(connection.connection.dbapi_connection)
+
+
+def _optimize(dbapi_connection: Any) -> None:
+    """Analyse the tables this connection's queries used whose statistics are missing or
+    stale (bounded by `analysis_limit`). Best effort: a busy or interrupted run is
+    skipped, never the caller's error."""
+    try:
+        dbapi_connection.execute("PRAGMA optimize")
+    except sqlite3.Error as error:
+        _log.info("PRAGMA optimize skipped: %s", error)
 
 
 def is_sqlite(engine: sa.Engine) -> bool:

@@ -19,9 +19,19 @@ def _config(connection: sa.Connection) -> Config:
 
 
 def upgrade(engine: sa.Engine, revision: str = "head") -> None:
-    """Bring the database's schema up to `revision` (the newest by default)."""
+    """Bring the database's schema up to `revision` (the newest by default), then
+    refresh the planner's statistics (`analyse`): a migration that rebuilt or filled a
+    table leaves them describing what was there before."""
     with engine.begin() as connection:
         command.upgrade(_config(connection), revision)
+        analyse(connection)
+
+
+def analyse(connection: sa.Connection) -> None:
+    """ANALYZE every table, so that plans follow the data as it is now: after migrations
+    and large imports. Between those the databases keep them current themselves: SQLite
+    through `PRAGMA optimize` (`engine`), PostgreSQL through autovacuum."""
+    connection.exec_driver_sql("ANALYZE")
 
 
 def downgrade(engine: sa.Engine, revision: str) -> None:

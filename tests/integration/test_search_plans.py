@@ -1,0 +1,232 @@
+"""Every search shape reads the value index, whatever the planner's statistics.
+
+Each test runs a search through the services, catches the statements that read the
+value index, and asks the database for their plans (EXPLAIN QUERY PLAN on SQLite,
+EXPLAIN (FORMAT JSON) on PostgreSQL) on a directory of a few thousand contacts, as
+loaded (never analysed) and after ANALYZE. A plan passes when it scans neither table
+in full and every probe of the value index made once per entry finds that entry's rows
+through its `entry_pk` (or, on PostgreSQL, the holders of one key), never by reading a
+field's values: that plan (SQLite's for icontains, on a database never analysed) took
+seconds a page.
+"""
+
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+
+from accord.domain.entries import Entry
+from accord.domain.filters import parse_filter
+from accord.domain.schema import CONTACTS
+from accord.domain.users import Actor
+from accord.services import batches, entries, listings
+from accord.services.batches import Mode
+from accord.services.transactions import Database, Transaction, open_database, run
+from accord.store import driver, migrate
+from tests.support import Templates
+
+CONTACTS_LOADED = 3000
+ADMIN = Actor.system("api")
+SURNAMES = ("Ivanov", "Petrova", "Smith", "Jones", "Garcia", "Rossi", "Novak", "Dubois")
+VALUE_INDEXES = ("pk_entry_values", "ix_entry_values_entry_pk_field_id_key")
+SUBSTRING = ("icontains", "q")
+"""Shapes that read every value of the field (until a trigram index serves them):
+PostgreSQL may rightly read the value table once for them, when the field is much of it."""
+
+
+def _name(number: int) -> str:
+    return f"Anna {SURNAMES[number % len(SURNAMES)]} {number:05d}"
+
+
+@pytest.fixture(scope="module")
+def loaded(templates: Templates) -> Iterator[dict[str, str]]:
+    """Two copies of a database of `CONTACTS_LOADED` contacts: "never analysed" (as
+    loaded; on SQLite without any statistics) and "analysed"."""
+    with templates.fresh("empty") as url:
+        database = open_database(url, sqlite_synchronous="NORMAL")
+        run(database, _load, write=True)
+        database.dispose()
+        _forget_statistics(url)
+        with _copy(templates, url) as analysed:
+            database = open_database(analysed, sqlite_synchronous="NORMAL")
+            with database.engine.begin() as connection:
+                migrate.analyse(connection)
+            database.dispose()
+            yield {"never analysed": url, "analysed": analysed}
+
+
+def _forget_statistics(url: str) -> None:
+    """SQLite: no statistics, as on a database never analysed (closing a connection runs
+    `PRAGMA optimize`, which may have analysed it since). PostgreSQL keeps what the
+    migrations' ANALYZE saw, the empty tables: the stale statistics of a loaded database."""
+    if sa.make_url(url).get_backend_name() != "sqlite":
+        return
+    engine = sa.create_engine(url, poolclass=sa.pool.NullPool)
+    with engine.begin() as connection:
+        connection.exec_driver_sql("DROP TABLE IF EXISTS sqlite_stat1")
+    engine.dispose()
+
+
+def _copy(templates: Templates, url: str) -> AbstractContextManager[str]:
+    """A new database copied from `url`, statistics and all (dropped afterwards)."""
+    templates._urls["loaded"] = url
+    return templates.fresh("loaded")
+
+
+def _load(tx: Transaction) -> None:
+    directory = tx.schema.directory_by_code(CONTACTS)
+    for start in range(1, CONTACTS_LOADED + 1, 1000):
+        items: list[dict[str, object]] = [
+            {
+                "contact_name": _name(n),
+                "contact_email": f"person{n}@example.org",
+                "contact_phone": f"+1 555 {n:06d}",
+            }
+            for n in range(start, start + 1000)
+        ]
+        outcomes = batches.write_batch(tx, directory, items, mode=Mode.CREATE, actor=ADMIN)
+        assert all(o.entry is not None for o in outcomes)
+
+
+Search = Callable[[Transaction], object]
+
+
+def _page(filter_text: str = "", text: str = "") -> Search:
+    def work(tx: Transaction) -> object:
+        directory = tx.schema.directory_by_code(CONTACTS)
+        query = listings.ListQuery(
+            filter=parse_filter(filter_text) if filter_text else None, text=text, limit=20
+        )
+        return listings.list_entries(tx, directory, query, actor=ADMIN)
+
+    return work
+
+
+def _legacy(**terms: str) -> Search:
+    def work(tx: Transaction) -> list[Entry]:
+        directory = tx.schema.directory_by_code(CONTACTS)
+        pairs = [(tx.schema.find_field(directory, k), v) for k, v in terms.items()]
+        return list(entries.search_entries(tx, directory, pairs, actor=ADMIN))
+
+    return work
+
+
+SHAPES: dict[str, Search] = {
+    "eq": _page(f"contact_name eq '{_name(1500)}'"),
+    "eq and icontains": _page(
+        f"contact_name eq '{_name(1500)}' and contact_email icontains 'son1'"
+    ),
+    "icontains": _page("contact_name icontains 'jones 01234'"),
+    "contains": _page("contact_name contains 'Jones 01234'"),
+    "startswith": _page("contact_name startswith 'anna smith 0123'"),
+    "q": _page(text="garcia 0099"),
+    "range": _page("contact_name gt 'anna smith 02990'"),
+    "legacy, one pair": _legacy(contact_name=_name(1234)),
+    "legacy, two pairs": _legacy(contact_name=_name(1234), contact_email="person1234@example.org"),
+}
+
+
+@pytest.mark.parametrize("statistics", ["never analysed", "analysed"])
+@pytest.mark.parametrize("shape", list(SHAPES))
+def test_each_search_shape_reads_the_value_index(
+    loaded: dict[str, str], statistics: str, shape: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if statistics == "never analysed":
+        _forget_statistics(loaded[statistics])
+    database = open_database(loaded[statistics], sqlite_synchronous="NORMAL")
+    try:
+        statements = _statements_of(database, SHAPES[shape], monkeypatch)
+        assert statements, "the search ran no statement on the entries"
+        with database.engine.connect() as connection:
+            for sql, params in statements:
+                if database.embedded:
+                    _check_sqlite(connection, sql, params)
+                else:
+                    _check_postgresql(connection, sql, params, substring=shape in SUBSTRING)
+    finally:
+        database.dispose()
+
+
+def _statements_of(
+    database: Database, search: Search, monkeypatch: pytest.MonkeyPatch
+) -> list[tuple[str, Any]]:
+    """The statements reading entries that `search` runs (through SQLAlchemy or the driver)."""
+    caught: list[tuple[str, Any]] = []
+
+    def keep(sql: str, params: Any) -> None:
+        # `listing._holders` (a bounded count) is no page: left out.
+        if "entries" in sql and "count(*)" not in sql:
+            caught.append((sql, params))
+
+    def on_driver(connection: sa.Connection, sql: str, params: Any = ()) -> Any:
+        keep(sql, params)
+        return real(connection, sql, params)
+
+    real = driver.execute
+    monkeypatch.setattr(driver, "execute", on_driver)
+    listener = lambda _c, _cur, sql, params, _ctx, _many: keep(sql, params)  # noqa: E731
+    sa.event.listen(database.engine, "before_cursor_execute", listener)
+    try:
+        run(database, search, write=False)
+    finally:
+        sa.event.remove(database.engine, "before_cursor_execute", listener)
+    # Point reads of names (`names`) and the like read no value index and no directory.
+    return [(sql, p) for sql, p in caught if "entry_values" in sql or "directory_id" in sql]
+
+
+def _check_sqlite(connection: sa.Connection, sql: str, params: Any) -> None:
+    rows = connection.exec_driver_sql("EXPLAIN QUERY PLAN " + sql, params).all()
+    details = {row[0]: (row[1], row[3]) for row in rows}
+    plan = "\n".join(detail for _, detail in details.values())
+    correlated = {i for i, (_, d) in details.items() if d.startswith("CORRELATED")}
+
+    def under_correlated(node: int) -> bool:
+        while node:
+            if node in correlated:
+                return True
+            node = details[node][0] if node in details else 0
+        return False
+
+    for parent, detail in details.values():
+        assert not detail.startswith("SCAN "), f"a full scan in\n{plan}\nfor\n{sql}"
+        if "entry_values" not in detail and detail.split()[1:2] != ["held"]:
+            continue
+        assert any(name in detail for name in (*VALUE_INDEXES, "PRIMARY KEY")), plan
+        if under_correlated(parent):
+            # Once per entry: the entry's own rows, not every value of the field.
+            assert "entry_pk=" in detail, f"a probe reads a field's values per entry:\n{plan}"
+
+
+def _check_postgresql(connection: sa.Connection, sql: str, params: Any, *, substring: bool) -> None:
+    ((explained,),) = connection.exec_driver_sql("EXPLAIN (FORMAT JSON) " + sql, params).all()
+    plan = explained[0]["Plan"]
+
+    def walk(node: dict[str, Any], per_row: bool) -> Iterator[tuple[dict[str, Any], bool]]:
+        yield node, per_row
+        children = node.get("Plans", [])
+        for index, child in enumerate(children):
+            inner = node["Node Type"] == "Nested Loop" and index == 1
+            sub = child.get("Parent Relationship") == "SubPlan"
+            yield from walk(child, per_row or inner or sub)
+
+    shown = str(explained)
+    for node, per_row in walk(plan, False):
+        relation = node.get("Relation Name")
+        kind = node["Node Type"]
+        if relation == "entries":
+            assert kind != "Seq Scan", f"a full scan of the entries:\n{shown}"
+        if relation != "entry_values":
+            continue
+        if kind == "Seq Scan":
+            assert substring, f"a full scan of the value index:\n{shown}"
+            assert not per_row, f"a full scan of the value index per row:\n{shown}"
+            continue
+        if kind == "Bitmap Heap Scan":
+            continue  # its Bitmap Index Scan child names the index
+        assert node.get("Index Name") in VALUE_INDEXES, shown
+        if per_row:
+            # Once per row: that entry's rows, or the holders of one key (one search each).
+            found_by = node.get("Index Cond", "")
+            assert "entry_pk" in found_by or "(key = " in found_by, f"a per-entry scan:\n{shown}"
