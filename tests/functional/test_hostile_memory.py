@@ -46,8 +46,9 @@ def served(demo_url: str, tmp_path: Path) -> Iterator[ServerProcess]:
 
 
 def raw(port: int, data: bytes, *, read: bool = True) -> bytes:
-    """Send `data` on a new connection; what came back before the server closed (or 2 s
-    passed: a server that waits for the rest of what was announced has failed already)."""
+    """Send `data` on a new connection; the reply's head and body, once complete (or what
+    came before the server closed, or 2 s passed: a server that waits for the rest of
+    what was announced before it answers has failed already)."""
     with socket.create_connection(("127.0.0.1", port), timeout=2) as sock:
         try:
             sock.sendall(data)
@@ -55,13 +56,24 @@ def raw(port: int, data: bytes, *, read: bool = True) -> bytes:
             return b""  # the server closed first: what it should do to a flood
         if not read:
             return b""
-        chunks = []
+        reply = b""
         try:
-            while chunk := sock.recv(65536):
-                chunks.append(chunk)
+            while not _complete(reply) and (chunk := sock.recv(65536)):
+                reply += chunk
         except OSError:
             pass
-        return b"".join(chunks)
+        return reply
+
+
+def _complete(reply: bytes) -> bool:
+    """Whether `reply` holds a whole HTTP response (a head and a Content-Length body)."""
+    head, found, body = reply.partition(b"\r\n\r\n")
+    if not found:
+        return False
+    for line in head.lower().split(b"\r\n"):
+        if line.startswith(b"content-length:"):
+            return len(body) >= int(line.split(b":")[1])
+    return False
 
 
 def legacy_query(command: str, pairs: int, *, offset: int = 0) -> str:
