@@ -104,14 +104,14 @@ def create_app(settings: Settings, *, database: Database | None = None) -> FastA
 
 
 class _App(FastAPI):
-    """FastAPI, with `SecurityHeaders` around all of its layers: even the 500 its outermost
+    """FastAPI, with `ReplyHeaders` around all of its layers: even the 500 its outermost
     layer answers for a crash carries them."""
 
     public: tuple[str, ...] = ()
     """Paths (and what is under them) whose replies a cache may keep."""
 
     def build_middleware_stack(self) -> ASGIApp:
-        return RequestId(SecurityHeaders(super().build_middleware_stack(), public=self.public))
+        return ReplyHeaders(super().build_middleware_stack(), public=self.public)
 
 
 REQUEST_ID = "request_id"
@@ -119,41 +119,16 @@ REQUEST_ID = "request_id"
 _WELL_FORMED_ID = re.compile(rb"[\x21-\x7e]{1,128}").fullmatch
 
 
-class RequestId:
-    """Every reply carries `X-Request-Id`: the client's own, if it sent one of 1 to 128
-    visible ASCII characters, else a new one (16 hex digits); the id is in the scope's
-    `state` for the layers within (the access log)."""
+class ReplyHeaders:
+    """The headers every reply carries, added in one pass on the path of every request:
 
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        for name, raw in scope["headers"]:
-            if name == b"x-request-id" and _WELL_FORMED_ID(raw):
-                break
-        else:
-            raw = os.urandom(8).hex().encode()
-        scope.setdefault("state", {})[REQUEST_ID] = raw.decode()
-        header = (b"x-request-id", raw)
-
-        async def sending(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                message = {**message, "headers": [*message.get("headers", ()), header]}
-            await send(message)
-
-        await self.app(scope, receive, sending)
-
-
-class SecurityHeaders:
-    """`X-Content-Type-Options: nosniff` on every reply, and `Cache-Control: no-store` on
-    every reply but those of the `public` paths (and what is under them): the others may
-    carry users' data or a credential, and no cache on the way may keep them.
-
-    A header the reply already has is left as it is. Cheap, as it is on the path of every
-    legacy point read: one look at the reply's few headers.
+    - `X-Request-Id`: the client's own, if it sent one of 1 to 128 visible ASCII
+      characters, else a new one (16 hex digits); the id is in the scope's `state` for
+      the layers within (the access log);
+    - `X-Content-Type-Options: nosniff`, and `Cache-Control: no-store` on every reply but
+      those of the `public` paths (and what is under them): the others may carry users'
+      data or a credential, and no cache on the way may keep them. A header the reply
+      already has is left as it is.
     """
 
     def __init__(self, app: ASGIApp, *, public: Sequence[str]) -> None:
@@ -165,6 +140,13 @@ class SecurityHeaders:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        for name, raw in scope["headers"]:
+            if name == b"x-request-id" and _WELL_FORMED_ID(raw):
+                break
+        else:
+            raw = os.urandom(8).hex().encode()
+        scope.setdefault("state", {})[REQUEST_ID] = raw.decode()
+        request_id = (b"x-request-id", raw)
         path: str = scope["path"]
         public = path in self.public or path.startswith(self.public_under)
         wanted = PUBLIC_HEADERS if public else PRIVATE_HEADERS
@@ -174,8 +156,7 @@ class SecurityHeaders:
                 headers = message.get("headers", ())
                 present = {name.lower() for name, _ in headers}
                 missing = [header for header in wanted if header[0] not in present]
-                if missing:
-                    message = {**message, "headers": [*headers, *missing]}
+                message = {**message, "headers": [*headers, *missing, request_id]}
             await send(message)
 
         await self.app(scope, receive, sending)
