@@ -56,9 +56,11 @@ from accord.domain.text import compact_form, index_key
 from accord.domain.users import Actor
 from accord.domain.values import RawValue, index_keys, parse_value, referenced_ids, render_flat
 from accord.services import auth, directories, entries, migrations, users
+from accord.services.entries import text_rows
 from accord.services.resolver import StoreResolver
 from accord.services.transactions import Database, Transaction, now, open_database, run
 from accord.store import tables as t
+from accord.store import texts
 from accord.store.entries import NameRequest, fetch_names
 from accord.store.schema import allocate_entry_ids
 
@@ -252,7 +254,7 @@ def _create_batch(
 def _bulk_batch(
     tx: Transaction, *, code: str, numbers: range, values: Callable[[int], Values]
 ) -> None:
-    """What `create_entry` writes for each entry (row, index rows, history), in bulk.
+    """What `create_entry` writes for each entry (row, index rows, texts, history), in bulk.
 
     Values are parsed, indexed and rendered by the domain's own functions; only the
     statements are batched. `check_bulk_path` compares the result with `create_entry`.
@@ -300,6 +302,10 @@ def _bulk_batch(
             for f in stored
             for key in index_keys(f, held.get(f.code))
         ],
+    )
+    texts.replace(
+        connection,
+        [r for pk, held in zip(pks, parsed, strict=True) for r in text_rows(pk, stored, held)],
     )
     request = NameRequest()
     for f in stored:
@@ -377,7 +383,13 @@ def _rows_of(connection: sa.Connection, directory_id: int, number: int) -> objec
         .where(h.directory_id == directory_id, h.entry_number == number)
         .order_by(h.field_code)
     ).all()
-    return (tuple(entry[1:]), [tuple(r) for r in index], [tuple(r) for r in history])
+    found_texts = sorted(texts.rows_between(connection, entry.pk - 1, entry.pk).get(entry.pk, ()))
+    return (
+        tuple(entry[1:]),
+        [tuple(r) for r in index],
+        found_texts,
+        [tuple(r) for r in history],
+    )
 
 
 def refresh_statistics(database: Database) -> None:

@@ -173,8 +173,9 @@ def db_restore(
 
 @db_app.command("check")
 def db_check() -> None:
-    """Check the database: SQLite's integrity check, and that the value index holds
-    exactly the rows the entries' values call for. Exits with status 1 if anything is wrong."""
+    """Check the database: SQLite's integrity check, and that the value and text indexes
+    hold exactly the rows the entries' values call for. Exits with status 1 if anything
+    is wrong."""
     database = _database()
     try:
         with _errors():
@@ -184,10 +185,16 @@ def db_check() -> None:
         database.dispose()
     typer.echo("integrity: " + ("ok" if not report.integrity else "; ".join(report.integrity[:5])))
     typer.echo(f"value index: {report.entries} entries, {report.rows} rows")
-    for what, found in (("missing", report.missing), ("extra", report.extra)):
+    typer.echo(f"text index: {report.texts} rows")
+    for what, index, found in (
+        ("missing", "value", report.missing),
+        ("extra", "value", report.extra),
+        ("missing", "text", report.missing_texts),
+        ("extra", "text", report.extra_texts),
+    ):
         if found.rows:
             named = ", ".join(found.entries)
-            typer.echo(f"{what} value index rows: {found.rows} (entries {named})")
+            typer.echo(f"{what} {index} index rows: {found.rows} (entries {named})")
     if not report.sound:
         _fail("the database check found problems")
 

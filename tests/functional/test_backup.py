@@ -144,10 +144,14 @@ def test_without_postgresqls_tools_a_backup_says_which_are_missing(
     )
 
 
+TEXTS = "text index: 80 rows"
+"""The demo's texts: names, e-mails, websites and the like, one row each."""
+
+
 def test_check_passes_on_the_demo_and_names_entries_whose_index_rows_are_wrong(
     cli: Cli, demo_url: str
 ) -> None:
-    assert cli("db", "check") == ["integrity: ok", "value index: 34 entries, 165 rows"]
+    assert cli("db", "check") == ["integrity: ok", "value index: 34 entries, 165 rows", TEXTS]
     engine = sa.create_engine(demo_url, poolclass=sa.NullPool)
     try:
         with engine.begin() as connection:
@@ -162,6 +166,16 @@ def test_check_passes_on_the_demo_and_names_entries_whose_index_rows_are_wrong(
                 "SELECT f.id, 'not a value of it', e.pk FROM fields f, entries e "
                 "WHERE f.code = 'org_www' AND e.directory_id = 1 AND e.number = 2"
             )
+            # Company 3's name reads otherwise in the text index.
+            connection.exec_driver_sql(
+                "UPDATE entry_texts SET text = 'not its name' WHERE "
+                + (
+                    "rowid = (SELECT (e.pk << 16) | f.id FROM entries e, fields f "
+                    if connection.dialect.name == "sqlite"
+                    else "(entry_pk, field_id) = (SELECT e.pk, f.id FROM entries e, fields f "
+                )
+                + "WHERE e.directory_id = 1 AND e.number = 3 AND f.code = 'org_name')"
+            )
     finally:
         engine.dispose()
     result = cli.run("db", "check")
@@ -169,7 +183,10 @@ def test_check_passes_on_the_demo_and_names_entries_whose_index_rows_are_wrong(
     assert result.stdout.splitlines() == [
         "integrity: ok",
         "value index: 34 entries, 165 rows",
+        TEXTS,
         "missing value index rows: 1 (entries CLIENTS 1)",
         "extra value index rows: 1 (entries CLIENTS 2)",
+        "missing text index rows: 1 (entries CLIENTS 3)",
+        "extra text index rows: 1 (entries CLIENTS 3)",
     ]
     assert result.stderr == "error: the database check found problems\n"

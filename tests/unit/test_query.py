@@ -11,17 +11,18 @@ from accord.domain.query import (
     ColumnIs,
     Either,
     HasValue,
-    KeyContains,
     KeyPrefix,
     KeyRange,
     KeysIn,
     Negate,
     SortKey,
     TextContains,
+    TextHas,
     bind,
     decode_cursor,
     encode_cursor,
     fingerprint,
+    name_starts_with,
     parse_sort,
     search_text,
 )
@@ -45,8 +46,14 @@ def test_comparisons_become_index_lookups_in_key_form() -> None:
     assert bound("clients_field_r gt 10.5") == KeyRange(fid("revenue"), "gt", number_key("10.5"))
     assert bound("clients_field_d le '2026-01-31'") == KeyRange(fid("founded"), "le", "2026-01-31")
     assert bound("org_name startswith 'Ac'") == KeyPrefix(fid("org_name"), "ac")
-    assert bound("org_www contains 'Acme'") == TextContains("org_www", "Acme")
-    assert bound("org_www icontains 'Acme'") == KeyContains((fid("org_www"),), "acme")
+    assert bound("org_www contains 'Acme'") == Both(
+        (TextHas((fid("org_www"),), "acme"), TextContains("org_www", "Acme"))
+    )
+    assert bound("org_www icontains 'Acme'") == TextHas((fid("org_www"),), "acme")
+    # Cyrillic look-alikes read as Latin (the "С" of "Сompany" is Cyrillic), "ß" as "ss".
+    assert bound("org_www icontains 'Сompany Straße'") == TextHas(
+        (fid("org_www"),), "company strasse"
+    )
     assert bound("org_www is null") == Negate(HasValue(fid("org_www")))
     assert bound("clients_field_v eq true") == KeysIn(fid("vip"), ("true",))
 
@@ -168,9 +175,20 @@ def test_q_with_text_no_value_can_hold_is_refused() -> None:
     with pytest.raises(InvalidQuery, match=r"^'q' holds undecodable text") as error:
         search_text(COMPANIES, SCHEMA, "Ac\ud800me")
     assert error.value.message.endswith(": 'Ac\ufffdme'")
-    assert search_text(COMPANIES, SCHEMA, " Acme\t") == KeyContains(
-        (fid("org_name"), fid("org_www")), "acme"
+    fields = (fid("org_name"), fid("org_www"))
+    assert search_text(COMPANIES, SCHEMA, " Acme\t") == TextHas(fields, "acme")
+
+
+def test_q_finds_every_word_and_ranks_names_that_start_with_them() -> None:
+    fields = (fid("org_name"), fid("org_www"))
+    assert search_text(COMPANIES, SCHEMA, " Acme  Сorp acme") == Both(
+        (TextHas(fields, "acme"), TextHas(fields, "corp"))
     )
+    assert name_starts_with(COMPANIES, SCHEMA, " Acme  Сorp") == TextHas(
+        (fid("org_name"),), "acme corp", at_start=True
+    )
+    with pytest.raises(InvalidQuery, match="at most 8 words"):
+        search_text(COMPANIES, SCHEMA, "a b c d e f g h i")
 
 
 def test_a_field_name_with_undecodable_text_is_unknown_and_shown_as_messages_show_it() -> None:
@@ -273,3 +291,10 @@ def test_a_cursor_holds_only_positions_an_entry_can_have() -> None:
             decode_cursor(encode_cursor(position, key), key, sort)
     last = encode_cursor(("2026-01-01T01:00:00+01:00", 2**31 - 1), key)
     assert decode_cursor(last, key, sort) == (datetime(2026, 1, 1, tzinfo=UTC), 2**31 - 1)
+
+
+def test_a_prefix_is_bounded_once_folded_as_the_index_keeps_it() -> None:
+    # The index keeps 135 folded characters of a long value; "ß" folds to "ss".
+    assert bound(f"org_name startswith '{'ß' * 67}'") == KeyPrefix(fid("org_name"), "ss" * 67)
+    with pytest.raises(InvalidQuery, match=r"^A prefix holds at most 135 characters"):
+        bound(f"org_name startswith '{'ß' * 68}'")

@@ -89,7 +89,11 @@ def routes(base: str, code_of: Callable[..., Awaitable[str]], tag: str) -> APIRo
         q: Annotated[
             str,
             Query(
-                max_length=LIST_TEXT_LENGTH["q"], description="Text in the name or any text field"
+                max_length=LIST_TEXT_LENGTH["q"],
+                description=(
+                    "Words, each found in the name or a text field; without `sort`, the"
+                    " entries whose name starts with them come first"
+                ),
             ),
         ] = "",
         sort: Annotated[

@@ -20,14 +20,15 @@ DIRECTORIES_LENGTH = 2000
 DESCRIPTION = f"""\
 For each directory the caller may view (and the token reaches), in the order
 `GET /directories` lists them, the first `limit` entries that hold `q`, as `q=` finds
-them in a list: case-insensitively, in the name or any text field. Directories without a
-match are left out; `more` says whether more entries match than those shown (list the
-directory with the same `q` to page through them all).
+them in a list: every word, case-insensitively (Cyrillic look-alikes read as Latin), in
+the name or any text field. Directories without a match are left out; `more` says
+whether more entries match than those shown (list the directory with the same `q` to
+page through them all).
 
-For now the entries come in id order, as the lists give them: the best matches first is
-a later piece of work.
+The best matches come first: the entries whose name starts with the words typed, then
+the others, each in id order (as a list orders `q` when no `sort` is given).
 
-At most {search.MAX_DIRECTORIES} directories are searched (one query each): with more
+At most {search.MAX_DIRECTORIES} directories are searched (two queries each): with more
 visible, the first {search.MAX_DIRECTORIES} as listed; `directories=` names others. A
 name in `directories=` that is unknown, or of a directory the caller may not view, is
 left out like a directory without a match, never an error: a search does not tell which

@@ -94,6 +94,16 @@ class NoIdsLeft(AccordError):
         super().__init__(f"No ids are left in {printable(directory_name)}")
 
 
+class SchemaFull(AccordError):
+    """No directory or field can be added any more: their ids have reached the largest
+    the text index's keys hold (`store.texts`)."""
+
+    code = "schema_full"
+
+    def __init__(self, what: str, largest: int) -> None:
+        super().__init__(f"No more {what} can be added: their ids have reached {largest:,}")
+
+
 class DirectoryNotFound(AccordError):
     code = "directory_not_found"
 

@@ -30,11 +30,24 @@ from accord.domain.filters import (
     shown,
 )
 from accord.domain.schema import Directory, Field, FieldType, Schema
-from accord.domain.text import KEY_LENGTH, fold, has_invalid_characters, index_key, printable
-from accord.domain.values import Lookup, canonical_date, canonical_number, number_key
+from accord.domain.text import (
+    KEY_LENGTH,
+    fold,
+    has_invalid_characters,
+    index_key,
+    printable,
+    search_form,
+)
+from accord.domain.values import (
+    SEARCHED_TYPES,
+    Lookup,
+    canonical_date,
+    canonical_number,
+    number_key,
+)
 
 SYSTEM_COLUMNS = {"id": "number", "created_at": "created_at", "updated_at": "updated_at"}
-TEXT_TYPES = (FieldType.TEXT, FieldType.EMAIL, FieldType.URL)
+TEXT_TYPES = SEARCHED_TYPES
 ORDERED_TYPES = (*TEXT_TYPES, FieldType.NUMBER, FieldType.DATE)
 SORTABLE_TYPES = (*ORDERED_TYPES, FieldType.CHECKBOX)
 MAX_SORT_KEYS = 4
@@ -67,11 +80,13 @@ class KeyPrefix:
 
 
 @dataclass(frozen=True, slots=True)
-class KeyContains:
-    """One of the fields' folded (case-insensitive) keys contains `needle`."""
+class TextHas:
+    """The text of one of the fields, in search form (`text.search_form`), holds `piece`
+    (given in that form): anywhere, or at its start. Served by the text index."""
 
     field_ids: tuple[int, ...]
-    needle: str
+    piece: str
+    at_start: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,7 +130,7 @@ Condition = (
     KeysIn
     | KeyRange
     | KeyPrefix
-    | KeyContains
+    | TextHas
     | TextContains
     | HasValue
     | ColumnIs
@@ -186,12 +201,19 @@ def _bind_compare(field: Field, node: Compare, schema: Schema, lookup: Lookup) -
         raise InvalidQuery(f"'{op}' applies to text fields; '{field.code}' is {field.type}")
     text = _text(field, node.value)
     if op == "contains":
-        return TextContains(field.code, text)
+        # The text index finds the candidates (a piece of a text is, folded, a piece of
+        # the folded text); the stored value decides, case and all.
+        return Both((TextHas((field.id,), search_form(text)), TextContains(field.code, text)))
     if op == "icontains":
-        return KeyContains((field.id,), fold(text))
-    if len(text) > PREFIX_LIMIT:
-        raise InvalidQuery(f"A prefix holds at most {PREFIX_LIMIT} characters")
-    return KeyPrefix(field.id, fold(text))
+        return TextHas((field.id,), search_form(text))
+    prefix = fold(text)
+    # Folded: the index keeps the first PREFIX_LIMIT characters of a long value's folded
+    # form, and a folded prefix can be longer than the prefix ("ß" folds to "ss").
+    if len(prefix) > PREFIX_LIMIT:
+        raise InvalidQuery(
+            f"A prefix holds at most {PREFIX_LIMIT} characters (once case is folded)"
+        )
+    return KeyPrefix(field.id, prefix)
 
 
 def _text(field: Field, value: Literal) -> str:
@@ -305,12 +327,37 @@ def _in_utc(moment: datetime) -> datetime | None:
         return None
 
 
+MAX_WORDS = 8
+"""The most words a `q` holds (each one is a test of every text field)."""
+
+
 def search_text(directory: Directory, schema: Schema, text: str) -> Condition:
-    """`q`: the text appears, case-insensitively, in the name or any text field."""
+    """`q`: every word of the text appears, in search form, in the name or some text
+    field (each word in any of them)."""
+    fields = tuple(f.id for f in schema.fields_of(directory) if f.type in TEXT_TYPES)
+    words = _words(text)
+    found = [TextHas(fields, word) for word in dict.fromkeys(words)]
+    return found[0] if len(found) == 1 else Both(tuple(found))
+
+
+def name_starts_with(directory: Directory, schema: Schema, text: str) -> Condition | None:
+    """The entries that `q` finds first: their name starts with the words of the text
+    (in search form, one space between them). None: the name is not text."""
+    name_field = schema.name_field(directory)
+    if name_field.type not in TEXT_TYPES:
+        return None
+    return TextHas((name_field.id,), " ".join(_words(text)), at_start=True)
+
+
+def _words(text: str) -> list[str]:
     if has_invalid_characters(text):
         raise InvalidQuery(f"'q' {UNSTORABLE}: {shown(text)}")
-    fields = tuple(f.id for f in schema.fields_of(directory) if f.type in TEXT_TYPES)
-    return KeyContains(fields, fold(text.strip()))
+    words = search_form(text).split()
+    if not words:
+        raise InvalidQuery("'q' holds no word (only spaces)")
+    if len(words) > MAX_WORDS:
+        raise InvalidQuery(f"'q' holds at most {MAX_WORDS} words")
+    return words
 
 
 # Order
@@ -326,7 +373,7 @@ class SortKey:
     def name(self) -> str:
         if self.field is not None:
             return self.field.code
-        return next(k for k, v in SYSTEM_COLUMNS.items() if v == self.column)
+        return next((k for k, v in SYSTEM_COLUMNS.items() if v == self.column), str(self.column))
 
 
 def parse_sort(text: str, directory: Directory, schema: Schema) -> tuple[SortKey, ...]:
@@ -356,6 +403,10 @@ def parse_sort(text: str, directory: Directory, schema: Schema) -> tuple[SortKey
 
 
 DEFAULT_SORT = (SortKey(None, "number"),)
+RELEVANCE = (SortKey(None, "relevance"), SortKey(None, "number"))
+"""The order of `q` when no sort is asked for: the entries whose name starts with the
+words typed (rank 0), then the others (rank 1), each in id order."""
+RANKS = (0, 1)
 
 
 # Position: an opaque cursor
@@ -387,6 +438,8 @@ def _restored(value: Any, key: SortKey) -> Any:
     if key.field is not None and isinstance(value, str):
         return value  # an index key ("" for an empty value)
     if key.column == "number" and type(value) is int and 0 < value <= MAX_ID:
+        return value
+    if key.column == "relevance" and type(value) is int and value in RANKS:
         return value
     if key.column in ("created_at", "updated_at") and isinstance(value, str):
         try:

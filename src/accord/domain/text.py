@@ -31,6 +31,14 @@ def name_form(text: str) -> str:
     return _WHITESPACE.sub(" ", text.casefold().translate(_HOMOGLYPHS)).strip()
 
 
+def search_form(text: str) -> str:
+    """The form in which text is searched (`icontains`, `q`): Unicode case folding, then
+    the Cyrillic look-alikes read as Latin, as names are compared (`name_form`); white
+    space and diacritics are kept ("Cafe" does not find "Café"). Character by character,
+    so a piece of a text has, in this form, a piece of the text's form."""
+    return text.casefold().translate(_HOMOGLYPHS)
+
+
 def compact_form(text: str) -> str:
     """The case-insensitive form of `text` with all white space removed."""
     return _WHITESPACE.sub("", text).casefold()

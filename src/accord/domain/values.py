@@ -16,7 +16,7 @@ from accord.domain.entries import MAX_ID, Entry, StoredValue, parse_id
 from accord.domain.errors import AccordError, FieldReadOnly, InvalidValue
 from accord.domain.rights import Action, Rights
 from accord.domain.schema import Dictionary, Directory, Field, FieldType, Schema
-from accord.domain.text import fold, has_invalid_characters, index_key
+from accord.domain.text import fold, has_invalid_characters, index_key, search_form
 
 MAX_TEXT_LENGTH = 10_000
 MAX_LABEL_LENGTH = 255
@@ -424,6 +424,18 @@ def index_keys(field: Field, value: StoredValue | None) -> list[str]:
     if isinstance(value, str):
         return [index_key(fold(value))]
     return [str(i) for i in _as_ids(value)]
+
+
+SEARCHED_TYPES = (FieldType.TEXT, FieldType.EMAIL, FieldType.URL)
+"""The fields whose values the text index holds (what `icontains` and `q` search)."""
+
+
+def indexed_text(field: Field, value: StoredValue | None) -> str | None:
+    """What the text index holds of this field's value: its search form (None: nothing,
+    the field is not text or is empty)."""
+    if field.type not in SEARCHED_TYPES or not isinstance(value, str) or not value:
+        return None
+    return search_form(value)
 
 
 @dataclass(frozen=True, slots=True)

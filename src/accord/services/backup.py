@@ -2,10 +2,11 @@
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from accord.domain.entries import Entry
 from accord.domain.schema import Schema
-from accord.domain.values import index_keys
+from accord.domain.values import index_keys, indexed_text
 from accord.services.transactions import Database, Transaction, run
 from accord.store import backup as store
 
@@ -59,15 +60,20 @@ class CheckReport:
     """Rows an entry's values call for that the index lacks."""
     extra: Difference = field(default_factory=Difference)
     """Rows the index holds that no entry's values call for."""
+    texts: int = 0
+    """Text index rows read."""
+    missing_texts: Difference = field(default_factory=Difference)
+    extra_texts: Difference = field(default_factory=Difference)
 
     @property
     def sound(self) -> bool:
-        return not (self.integrity or self.missing.rows or self.extra.rows)
+        differences = (self.missing, self.extra, self.missing_texts, self.extra_texts)
+        return not (self.integrity or any(d.rows for d in differences))
 
 
 def check_database(database: Database) -> CheckReport:
-    """The database's integrity, and whether the value index holds exactly the rows that
-    the entries' values call for, read in batches at one moment."""
+    """The database's integrity, and whether the value and text indexes hold exactly the
+    rows that the entries' values call for, read in batches at one moment."""
     return run(database, _check, write=False)
 
 
@@ -78,12 +84,17 @@ def _check(tx: Transaction) -> CheckReport:
     for batch in store.index_batches(tx.connection):
         report.entries += len(batch.entries)
         report.rows += sum(len(rows) for rows in batch.rows.values())
+        report.texts += sum(len(rows) for rows in batch.texts.values())
+        values, texts = (report.missing, report.extra), (report.missing_texts, report.extra_texts)
         for entry in batch.entries:
             wanted = expected_index_rows(schema, entry)
-            held = batch.rows.pop(entry.row, set())
-            _compare(report, schema, entry.row, wanted, held)
+            _compare(values, schema, entry.row, wanted, batch.rows.pop(entry.row, set()))
+            wanted_texts = expected_texts(schema, entry)
+            _compare(texts, schema, entry.row, wanted_texts, batch.texts.pop(entry.row, set()))
         for row_key, held in batch.rows.items():  # rows of no entry
-            _compare(report, schema, row_key, set(), held)
+            _compare(values, schema, row_key, set(), held)
+        for row_key, held_texts in batch.texts.items():
+            _compare(texts, schema, row_key, set(), held_texts)
     return report
 
 
@@ -98,20 +109,31 @@ def expected_index_rows(schema: Schema, entry: Entry) -> set[store.IndexRow]:
     }
 
 
+def expected_texts(schema: Schema, entry: Entry) -> set[tuple[int, str]]:
+    """The text index rows an entry's values call for: (field id, text in search form)."""
+    found = (
+        (f.id, indexed_text(f, entry.values.get(f.code)))
+        for f in schema.fields_of(schema.directory(entry.directory_id))
+    )
+    return {(field_id, text) for field_id, text in found if text is not None}
+
+
 def _compare(
-    report: CheckReport,
+    found: tuple[Difference, Difference],
     schema: Schema,
     row_key: int,
-    wanted: set[store.IndexRow],
-    held: set[store.IndexRow],
+    wanted: set[Any],
+    held: set[Any],
 ) -> None:
+    """Count into `found` (missing, extra) what the index lacks and holds beyond `wanted`."""
     if wanted == held:
         return
     name = _entry_name(schema, row_key)
+    missing, extra = found
     if wanted - held:
-        report.missing.add(len(wanted - held), name)
+        missing.add(len(wanted - held), name)
     if held - wanted:
-        report.extra.add(len(held - wanted), name)
+        extra.add(len(held - wanted), name)
 
 
 def _entry_name(schema: Schema, row_key: int) -> str:

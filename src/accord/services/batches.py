@@ -46,10 +46,10 @@ from accord.domain.text import compact_form, index_key
 from accord.domain.users import Actor
 from accord.domain.values import RawValue, flat_fields, index_keys
 from accord.services.batch_values import BatchValues, PlanningResolver
-from accord.services.entries import create_entry, with_names
+from accord.services.entries import create_entry, text_rows, with_names
 from accord.services.resolver import StoreResolver
 from accord.services.transactions import now
-from accord.store import bulk
+from accord.store import bulk, texts
 from accord.store.database import Transaction
 from accord.store.schema import advance_entry_ids, allocate_entry_ids
 
@@ -448,14 +448,17 @@ class _Batch:
         changed: list[tuple[Entry | None, "_Diff"]],
         updated: list[Entry],
     ) -> None:
-        keys = self.values.keys
-        added = [k for entry in created for f in self.values.stored for k in keys(entry, f)]
+        keys, stored = self.values.keys, self.values.stored
+        added = [k for entry in created for f in stored for k in keys(entry, f)]
+        written = [r for entry in created for r in text_rows(entry.row, stored, entry.values)]
         removed: list[bulk.IndexKey] = []
         for (before, diff), after in zip(changed, updated, strict=True):
             assert before is not None
             removed.extend(k for f in diff.fields for k in keys(before, f))
             added.extend(k for f in diff.fields for k in keys(after, f))
+            written.extend(text_rows(after.row, diff.fields, after.values))
         bulk.update_index(self.tx.connection, removed=removed, added=added)
+        texts.replace(self.tx.connection, written)
 
     def _history(
         self,

@@ -29,10 +29,12 @@ from accord.domain.schema import (
 from accord.domain.text import compact_form, index_key
 from accord.domain.users import Actor
 from accord.domain.values import (
+    SEARCHED_TYPES,
     Criterion,
     RawValue,
     criterion,
     index_keys,
+    indexed_text,
     parse_value,
     referenced_ids,
     render_flat,
@@ -40,7 +42,7 @@ from accord.domain.values import (
 from accord.services.resolver import StoreResolver
 from accord.services.transactions import now
 from accord.store import entries as store
-from accord.store import history
+from accord.store import history, texts
 from accord.store.database import Transaction
 from accord.store.entries import IndexRow, NameRequest
 from accord.store.schema import allocate_entry_ids
@@ -241,8 +243,10 @@ def _insert(
         at=at,
         by=actor.user_id,
     )
-    rows = [r for f in _stored_fields(schema, directory) for r in _index_rows(f, values)]
+    stored = _stored_fields(schema, directory)
+    rows = [r for f in stored for r in _index_rows(f, values)]
     store.update_index(tx.connection, entry.row, added=rows)
+    texts.replace(tx.connection, text_rows(entry.row, stored, values))
     entry = with_names(tx, directory, [entry])[0]
     fields = [f for f in _stored_fields(schema, directory) if f.code in values]
     history.append(
@@ -408,6 +412,7 @@ def _apply(
         removed=[(f.id, k) for f in changed for k in index_keys(f, current.values.get(f.code))],
         added=[r for f in changed for r in _index_rows(f, values)],
     )
+    texts.replace(tx.connection, text_rows(current.row, changed, values))
     before, after = with_names(tx, directory, [current, updated])
     history.append(
         tx.connection,
@@ -469,6 +474,17 @@ def _index_rows(field: Field, values: Mapping[str, StoredValue]) -> list[IndexRo
     value = values.get(field.code)
     shown = value if isinstance(value, str) else str(value)
     return [IndexRow(field, key, shown) for key in index_keys(field, value)]
+
+
+def text_rows(
+    entry_row: int, fields: Iterable[Field], values: Mapping[str, StoredValue]
+) -> list[texts.TextRow]:
+    """The entry's rows of the text index for these fields (None: none any more)."""
+    return [
+        (entry_row, f.id, indexed_text(f, values.get(f.code)))
+        for f in fields
+        if f.type in SEARCHED_TYPES
+    ]
 
 
 def _name_of(schema: Schema, directory: Directory, values: Mapping[str, StoredValue]) -> str:

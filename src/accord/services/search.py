@@ -4,12 +4,12 @@ search box and link pickers that ask on every keystroke."""
 from dataclasses import dataclass
 
 from accord.domain.errors import InvalidQuery
-from accord.domain.query import DEFAULT_SORT, search_text
+from accord.domain.query import name_starts_with, search_text
 from accord.domain.rights import Action
 from accord.domain.schema import Directory
 from accord.domain.users import Actor
 from accord.domain.values import render_flat
-from accord.store import listing as store
+from accord.services.listings import ranked_page
 from accord.store.database import Transaction
 
 MAX_TEXT = 200
@@ -17,8 +17,8 @@ MAX_TEXT = 200
 MAX_LIMIT = 20
 DEFAULT_LIMIT = 5
 MAX_DIRECTORIES = 20
-"""The most directories one search reads (one query each), so a request never fans out
-without bound: with more visible, the first ones as listed; others by name."""
+"""The most directories one search reads (two queries each at most), so a request never
+fans out without bound: with more visible, the first ones as listed; others by name."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,13 +45,13 @@ def search_directories(
     names: list[str] | None = None,
     actor: Actor,
 ) -> list[DirectoryResult]:
-    """The first `limit` entries (in id order) holding `text`, as `q` finds it in a list,
+    """The first `limit` entries holding `text`, in the order `q` finds them in a list,
     of each directory the actor may view (only those `names` names, if given), in the
     order directories are listed; directories without a match are left out.
 
     A name that is unknown, or of a directory the actor may not view, names nothing (no
-    error), so a search never tells which directories exist. One query per directory, at
-    most `MAX_DIRECTORIES` of them.
+    error), so a search never tells which directories exist. At most two queries per
+    directory (a rank each), at most `MAX_DIRECTORIES` directories.
     """
     trimmed = _checked_text(text)
     if not 1 <= limit <= MAX_LIMIT:
@@ -87,7 +87,8 @@ def _searched(tx: Transaction, names: list[str] | None, actor: Actor) -> list[Di
 
 def _search_one(tx: Transaction, directory: Directory, text: str, limit: int) -> DirectoryResult:
     condition = search_text(directory, tx.schema, text)
-    rows = store.page(tx.connection, directory.id, condition, DEFAULT_SORT, None, limit + 1)
+    starts = name_starts_with(directory, tx.schema, text)
+    rows = ranked_page(tx, directory, condition, starts, None, limit + 1)
     name_field = tx.schema.name_field(directory)
     found = [Found(entry.id, render_flat(name_field, entry, tx.schema)) for entry, _ in rows]
     return DirectoryResult(directory, found[:limit], len(found) > limit)

@@ -19,6 +19,7 @@ import sqlalchemy as sa
 from accord.domain.entries import Entry
 from accord.domain.errors import AccordError
 from accord.store import tables as t
+from accord.store import texts
 from accord.store.engine import renew_deadline
 from accord.store.entries import COLUMNS, STREAM_BATCH, entry_from_row
 
@@ -291,6 +292,8 @@ class IndexBatch:
     """The value index's rows by entry row key, for every key from just after the previous
     batch's last entry up to this batch's last (the last batch: to the end), so that a
     row of no entry is seen too."""
+    texts: dict[int, set[tuple[int, str]]]
+    """The text index's rows, alike: {entry row key: {(field id, text)}}."""
 
 
 def index_batches(connection: sa.Connection, size: int = STREAM_BATCH) -> Iterator[IndexBatch]:
@@ -312,7 +315,7 @@ def index_batches(connection: sa.Connection, size: int = STREAM_BATCH) -> Iterat
         found: dict[int, set[IndexRow]] = {}
         for pk, field_id, key, unique_key in connection.execute(rows):
             found.setdefault(pk, set()).add((field_id, key, unique_key))
-        yield IndexBatch(batch, found)
+        yield IndexBatch(batch, found, texts.rows_between(connection, after, upto))
         renew_deadline(connection)
         if upto is None:
             return

@@ -14,7 +14,7 @@ from accord.domain.entries import Entry, Names, StoredValue
 from accord.domain.errors import DuplicateValue
 from accord.domain.schema import Field, FieldType
 from accord.domain.values import Criterion
-from accord.store import driver
+from accord.store import driver, texts
 from accord.store import tables as t
 from accord.store.engine import renew_deadline
 
@@ -453,8 +453,9 @@ def update_entry(
 
 
 def delete_entry(connection: sa.Connection, entry: Entry) -> None:
-    """Delete the entry; its index rows and issue links go with it (ON DELETE CASCADE)."""
+    """Delete the entry; its index rows, texts and issue links go with it."""
     connection.execute(sa.delete(t.entry_values).where(_V.entry_pk == entry.row))
+    texts.remove_entries(connection, [entry.row])
     connection.execute(sa.delete(t.entries).where(_E.pk == entry.row))
 
 

@@ -28,7 +28,7 @@ own (linear) and tests the candidates the planned ones leave, one index lookup e
 
 import math
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, TypeGuard
 
 import sqlalchemy as sa
 
@@ -39,15 +39,15 @@ from accord.domain.query import (
     Condition,
     Either,
     HasValue,
-    KeyContains,
     KeyPrefix,
     KeyRange,
     KeysIn,
     Negate,
     SortKey,
     TextContains,
+    TextHas,
 )
-from accord.store import driver
+from accord.store import driver, texts
 from accord.store import tables as t
 from accord.store.entries import COLUMNS, entry_from_row
 
@@ -59,6 +59,8 @@ PLANNED_PROBES = 4
 
 _E = t.entries.c
 _V = t.entry_values
+_X = sa.table("entry_texts", sa.column("rowid", sa.BigInteger), sa.column("text", sa.Text))
+"""SQLite's text index (an FTS5 table: `store.texts`); PostgreSQL's is `t.entry_texts`."""
 _OPS = {
     "eq": "__eq__",
     "ne": "__ne__",
@@ -86,6 +88,11 @@ def page(
     if key is not None and condition is not None:
         return _in_index_order(
             connection, directory_id, condition, key, sort[0].descending, after, limit
+        )
+    piece = _indexed_piece(connection, condition) if _by_id(sort) else None
+    if piece is not None and condition is not None:
+        return _in_text_order(
+            connection, directory_id, condition, piece, sort[0].descending, after, limit
         )
     positions, joins = _sort_columns(sort)
     query = sa.select(*COLUMNS, *positions).select_from(joins)
@@ -148,6 +155,79 @@ def _in_index_order(
     return [(entry, (entry.id,)) for entry in entries]
 
 
+def _in_text_order(
+    connection: sa.Connection,
+    directory_id: int,
+    condition: Condition,
+    piece: TextHas,
+    descending: bool,
+    after: Sequence[Any] | None,
+    limit: int,
+) -> list[tuple[Entry, tuple[Any, ...]]]:
+    """SQLite: a page in id order, walking the text index's matches of `piece` (a
+    condition every match passes) in rowid order, which is id order; an entry whose
+    text matches in several fields comes once."""
+    low, high = _text_rows_of(directory_id)
+    if after is not None:
+        entry_row = t.entry_row_key(directory_id, int(after[0]))
+        if descending:
+            high = texts.text_row(entry_row, 0)
+        else:
+            low = texts.text_row(entry_row, texts.MAX_FIELD_ID) + 1
+    others = [c for c in _distinct(_required(condition)) if c != piece]
+    x = _X.alias("x")
+    row = x.c.rowid
+    query = (
+        sa.select(row, *COLUMNS)
+        .select_from(x.join(t.entries, _E.pk == row.op(">>")(texts.FIELD_BITS)))
+        .where(x.c.text.op("MATCH")(texts.phrase(piece.piece, at_start=piece.at_start)))
+        .where(row.op("&")(texts.MAX_FIELD_ID).in_(piece.field_ids))
+        .where(*(_where(c, "sqlite") for c in others))
+        .order_by(row.desc() if descending else row.asc())
+    )
+    found: dict[int, Entry] = {}
+    while True:
+        asked = 2 * (limit - len(found)) + 1  # an entry may match in several fields
+        rows = connection.execute(query.where(row >= low, row < high).limit(asked)).all()
+        for r in rows:
+            found.setdefault(r[0] >> texts.FIELD_BITS, entry_from_row(r[1:]))
+        if len(found) >= limit or len(rows) < asked:
+            break
+        last = rows[-1][0] >> texts.FIELD_BITS  # every match of it is found: past it
+        if descending:
+            high = texts.text_row(last, 0)
+        else:
+            low = texts.text_row(last, texts.MAX_FIELD_ID) + 1
+    entries = list(found.values())[:limit]
+    return [(entry, (entry.id,)) for entry in entries]
+
+
+def _text_rows_of(directory_id: int) -> tuple[int, int]:
+    """The text index's rowids of a directory's entries: from the first, up to the last."""
+    return (
+        texts.text_row(t.entry_row_key(directory_id, 0), 0),
+        texts.text_row(t.entry_row_key(directory_id + 1, 0), 0),
+    )
+
+
+def _indexed_piece(connection: sa.Connection, condition: Condition | None) -> TextHas | None:
+    """SQLite: a piece of text every match holds that the text index can find (the
+    longest, if several: likely the rarest)."""
+    if condition is None or connection.dialect.name != "sqlite":
+        return None
+    pieces = [c for c in _required(condition) if _indexable(c)]
+    # Anchored at the start, a piece is held by fewer texts than the same piece anywhere.
+    return max(pieces, key=lambda c: (len(c.piece), c.at_start)) if pieces else None
+
+
+def _indexable(condition: Condition) -> TypeGuard[TextHas]:
+    return (
+        isinstance(condition, TextHas)
+        and bool(condition.field_ids)
+        and len(condition.piece) >= texts.MIN_INDEXED
+    )
+
+
 def _by_id(sort: Sequence[SortKey]) -> bool:
     return len(sort) == 1 and sort[0].field is None and sort[0].column == "number"
 
@@ -186,25 +266,27 @@ def _filters(
         planned = _planned(required, dialect, PLANNED_PROBES)
         return [_E.directory_id == directory_id, *(_where(c, dialect, planned) for c in required)]
     # `+ 0` keeps SQLite off the directory index, so the few matching entries lead.
-    holders = sa.select(_V.c.entry_pk).where(
-        _V.c.field_id == leading.field_id, _V.c.key.in_(leading.keys)
-    )
-    # The holders pass the driving key by construction: probing it again for each of
-    # them doubled the cost of a page (8.3 -> 3.7 ms for 2,000 holders at a million).
+    # The holders pass the driving condition by construction: probing it again for each
+    # of them doubled the cost of a page (8.3 -> 3.7 ms for 2,000 holders at a million).
     rest = [c for c in required if c != leading]
     planned = _planned(rest, dialect, PLANNED_PROBES)
     return [
         (_E.directory_id + 0) == directory_id,
-        _E.pk.in_(holders),
+        _E.pk.in_(_holders_of(directory_id, leading)),
         *(_where(c, dialect, planned) for c in rest),
     ]
 
 
+Drivable = KeysIn | KeyPrefix | TextHas
+"""A condition whose holders an index lists (SQLite may start a query from them)."""
+
+
 def _drive_key(
     connection: sa.Connection, directory_id: int, condition: Condition, limit: int | None
-) -> KeysIn | None:
-    """The most selective key lookup every match must pass, if it holds few entries."""
-    candidates = [c for c in _required(condition) if isinstance(c, KeysIn) and c.keys]
+) -> Drivable | None:
+    """The most selective condition every match must pass whose holders an index lists,
+    if it holds few entries."""
+    candidates = [c for c in _required(condition) if _drivable(c)]
     if not candidates:
         return None
     few = (
@@ -212,12 +294,48 @@ def _drive_key(
         if limit is None
         else min(DRIVE_MAX, _walk_break_even(connection, directory_id, limit))
     )
-    best: tuple[int, KeysIn] | None = None
+    best: tuple[int, Drivable] | None = None
     for candidate in candidates:
-        size = _holders(connection, candidate, few)
+        size = _count_holders(connection, directory_id, candidate, few)
         if size < few and (best is None or size < best[0]):
             best = (size, candidate)
     return None if best is None else best[1]
+
+
+def _drivable(condition: Condition) -> TypeGuard[Drivable]:
+    if isinstance(condition, KeysIn):
+        return bool(condition.keys)
+    return isinstance(condition, KeyPrefix) or _indexable(condition)
+
+
+def _holders_of(directory_id: int, condition: Drivable) -> sa.Select[tuple[int]]:
+    """The row keys of the entries that hold `condition`, as an index lists them (with
+    repeats, for a piece of text found in several fields)."""
+    if isinstance(condition, KeysIn):
+        return sa.select(_V.c.entry_pk).where(
+            _V.c.field_id == condition.field_id, _V.c.key.in_(condition.keys)
+        )
+    if isinstance(condition, KeyPrefix):
+        return sa.select(_V.c.entry_pk).where(
+            _V.c.field_id == condition.field_id, *_prefix(_V.c.key, condition.prefix)
+        )
+    low, high = _text_rows_of(directory_id)
+    row = _X.c.rowid
+    return sa.select(row.op(">>")(texts.FIELD_BITS)).where(
+        _X.c.text.op("MATCH")(texts.phrase(condition.piece, at_start=condition.at_start)),
+        row >= low,
+        row < high,
+        row.op("&")(texts.MAX_FIELD_ID).in_(condition.field_ids),
+    )
+
+
+def _count_holders(
+    connection: sa.Connection, directory_id: int, condition: Drivable, cap: int
+) -> int:
+    if isinstance(condition, KeysIn):
+        return _holders(connection, condition, cap)
+    held = _holders_of(directory_id, condition).limit(cap).subquery()
+    return int(connection.execute(sa.select(sa.func.count()).select_from(held)).scalar_one())
 
 
 # The two probes below run on the driver: through SQLAlchemy's query
@@ -255,7 +373,7 @@ def _distinct(conditions: list[Condition]) -> list[Condition]:
     return list(dict.fromkeys(conditions))
 
 
-_PROBES = (KeysIn, KeyRange, KeyPrefix, KeyContains, HasValue)
+_PROBES = (KeysIn, KeyRange, KeyPrefix, TextHas, HasValue)
 
 
 def _planned(required: list[Condition], dialect: str, room: int) -> frozenset[Condition] | None:
@@ -264,10 +382,17 @@ def _planned(required: list[Condition], dialect: str, room: int) -> frozenset[Co
     tests every probe per candidate anyway and plans each on its own)."""
     if dialect != "postgresql":
         return None
+    # Not a negated piece of text (`q`'s second rank: the name does not start with it):
+    # as an anti-join, PostgreSQL read every entry to leave out the few that do.
     probes = [
         c
         for c in required
-        if isinstance(c, _PROBES) or (isinstance(c, Negate) and isinstance(c.item, _PROBES))
+        if isinstance(c, _PROBES)
+        or (
+            isinstance(c, Negate)
+            and isinstance(c.item, _PROBES)
+            and not isinstance(c.item, TextHas)
+        )
     ]
     probes.sort(key=lambda c: not (isinstance(c, KeysIn) and len(c.keys) == 1))
     return frozenset(probes[: max(room, 0)])
@@ -296,23 +421,21 @@ def _where(
 
 
 def _holds(
-    condition: KeysIn | KeyRange | KeyPrefix | KeyContains | HasValue, dialect: str
+    condition: KeysIn | KeyRange | KeyPrefix | TextHas | HasValue, dialect: str
 ) -> sa.ColumnElement[bool]:
-    """EXISTS a value-index row of this entry that satisfies the condition.
+    """EXISTS a value-index row of this entry that satisfies the condition (a piece of
+    text: a row of the text index).
 
     On SQLite the probe reads the entry's own values (the index on `entry_pk`): the
     field is written `field_id + 0`, which no index can serve. Left to itself, SQLite
     answered `field_id IN (?)` (an icontains), a prefix or a range through the primary
     key, reading every value of the field that passes for each entry it tested (1.6 s a
     page at 5,000 contacts, quadratic in the directory), whether analysed or not."""
+    if isinstance(condition, TextHas):
+        return _text_probe(condition, dialect)
     v = _V.c
     field = v.field_id + 0 if dialect == "sqlite" else v.field_id
-    if isinstance(condition, KeyContains):
-        if not condition.field_ids:
-            return sa.false()
-        needle = condition.needle.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-        test = sa.and_(field.in_(condition.field_ids), v.key.like(f"%{needle}%", escape="\\"))
-    elif isinstance(condition, KeysIn):
+    if isinstance(condition, KeysIn):
         if not condition.keys:
             return sa.false()
         test = sa.and_(field == condition.field_id, v.key.in_(condition.keys))
@@ -321,14 +444,42 @@ def _holds(
             field == condition.field_id, getattr(v.key, _OPS[condition.op])(condition.key)
         )
     elif isinstance(condition, KeyPrefix):
-        test = sa.and_(
-            field == condition.field_id,
-            v.key >= condition.prefix,
-            v.key < condition.prefix + _TOP,
-        )
+        test = sa.and_(field == condition.field_id, *_prefix(v.key, condition.prefix))
     else:
         test = field == condition.field_id
     return sa.exists().where(v.entry_pk == _E.pk, test)
+
+
+def _prefix(key: sa.ColumnElement[str], prefix: str) -> list[sa.ColumnElement[bool]]:
+    return [key >= prefix, key < prefix + _TOP]
+
+
+def _text_probe(condition: TextHas, dialect: str) -> sa.ColumnElement[bool]:
+    """EXISTS a text of this entry, of one of the fields, that holds the piece: the
+    entry's own rows of the text index, read by key and tested."""
+    if not condition.field_ids:
+        return sa.false()
+    piece = condition.piece
+    if dialect == "sqlite":
+        x = _X.alias("x")
+        first = _E.pk.op("<<")(texts.FIELD_BITS)
+        if len(condition.field_ids) == 1:
+            rows = [x.c.rowid == first + condition.field_ids[0]]
+        else:
+            rows = [
+                x.c.rowid.between(first, first + texts.MAX_FIELD_ID),
+                x.c.rowid.op("&")(texts.MAX_FIELD_ID).in_(condition.field_ids),
+            ]
+        at = sa.func.instr(x.c.text, piece)
+        found = at == 1 if condition.at_start else at > 0
+        return sa.exists().where(*rows, found)
+    p = t.entry_texts.alias("x")
+    pattern = texts.like_pattern(piece, at_start=condition.at_start)
+    return sa.exists().where(
+        p.c.entry_pk == _E.pk,
+        p.c.field_id.in_(condition.field_ids),
+        p.c.text.like(pattern, escape="\\"),
+    )
 
 
 def _column(condition: ColumnIs) -> sa.ColumnElement[bool]:

@@ -6,10 +6,11 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 
 from accord.domain.entries import MAX_ID
-from accord.domain.errors import NoIdsLeft
+from accord.domain.errors import NoIdsLeft, SchemaFull
 from accord.domain.schema import Dictionary, DictionaryValue, Directory, Field, FieldType, Schema
 from accord.domain.text import fold, index_key, name_form
 from accord.store import tables as t
+from accord.store import texts
 
 
 def load_schema(connection: sa.Connection, version: int) -> Schema:
@@ -55,7 +56,8 @@ def load_schema(connection: sa.Connection, version: int) -> Schema:
 def insert_directory(
     connection: sa.Connection, *, code: str, name: str, name_field: str, builtin: bool = False
 ) -> int:
-    return _insert(
+    """Add a directory; its id. SchemaFull past the largest id the text index holds."""
+    directory_id = _insert(
         connection,
         t.directories,
         code=code,
@@ -64,16 +66,20 @@ def insert_directory(
         builtin=builtin,
         next_number=1,
     )
+    if directory_id > texts.MAX_DIRECTORY_ID:
+        raise SchemaFull("directories", texts.MAX_DIRECTORY_ID)
+    return directory_id
 
 
 def insert_field(connection: sa.Connection, field: Field) -> int:
-    """Add `field` (its id is ignored) at the end of its directory; return the new id."""
+    """Add `field` (its id is ignored) at the end of its directory; return the new id.
+    SchemaFull past the largest field id the text index holds."""
     position = connection.execute(
         sa.select(sa.func.coalesce(sa.func.max(t.fields.c.position), 0) + 1).where(
             t.fields.c.directory_id == field.directory_id
         )
     ).scalar_one()
-    return _insert(
+    field_id = _insert(
         connection,
         t.fields,
         directory_id=field.directory_id,
@@ -88,6 +94,9 @@ def insert_field(connection: sa.Connection, field: Field) -> int:
         target_directory_id=field.target_directory_id,
         position=position,
     )
+    if field_id > texts.MAX_FIELD_ID:
+        raise SchemaFull("fields", texts.MAX_FIELD_ID)
+    return field_id
 
 
 def update_field(connection: sa.Connection, field_id: int, *, name: str, required: bool) -> None:

@@ -204,6 +204,23 @@ entry_values = sa.Table(
     sqlite_with_rowid=False,
 )
 
+# The text index (`store.texts`), as PostgreSQL holds it; SQLite holds it in an FTS5
+# table of the same name (migration 0009), which `migrations/env.py` leaves out of the
+# comparison with this metadata.
+entry_texts = sa.Table(
+    "entry_texts",
+    metadata,
+    sa.Column("entry_pk", sa.ForeignKey("entries.pk", ondelete="CASCADE"), primary_key=True),
+    sa.Column("field_id", sa.ForeignKey("fields.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("text", sa.Text, nullable=False),
+    sa.Index(
+        "ix_entry_texts_text",
+        "text",
+        postgresql_using="gin",
+        postgresql_ops={"text": "gin_trgm_ops"},
+    ),
+)
+
 history = sa.Table(
     "history",
     metadata,

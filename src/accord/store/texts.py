@@ -1,0 +1,143 @@
+"""The text index: every text value of every entry, in its search form, for finding a
+piece of it (`icontains`, `q`, and as a sieve before `contains`) without reading the
+directory.
+
+SQLite: an FTS5 table with the trigram tokenizer (`entry_texts`), one row per entry
+and text field, its rowid `text_row(entry row, field id)`: the entry's row key shifted
+past the field id, so the index lists matches in id order and a page in id order reads
+the matches from the cursor and stops (`first_matches`). A phrase query of a piece of at
+least 3 characters is an exact substring test (its trigrams, one after another).
+
+PostgreSQL: a table of (entry row, field id, text) with a GIN index of `pg_trgm`
+trigrams, which serves `LIKE '%piece%'` and `LIKE 'piece%'` (rechecking each match),
+and whose statistics let the planner choose between it and walking the directory.
+
+Both are written in the same transaction as the entry (`replace`), by the services'
+single and batch writes alike.
+"""
+
+from collections.abc import Iterable, Sequence
+
+import sqlalchemy as sa
+
+from accord.store import driver
+
+FIELD_BITS = 16
+"""SQLite rowids hold the field id in their low 16 bits."""
+MAX_FIELD_ID = 2**FIELD_BITS - 1
+MAX_DIRECTORY_ID = 2**15 - 1
+"""An entry row key times 2^16 fits a signed 64-bit rowid up to this directory id."""
+MIN_INDEXED = 3
+"""The shortest piece the index finds (a trigram); shorter ones are tested per entry."""
+
+TextRow = tuple[int, int, str | None]
+"""(entry row, field id, text in search form; None: the field is now empty)."""
+
+
+def text_row(entry_row: int, field_id: int) -> int:
+    """The SQLite rowid of an entry's text of one field."""
+    return (entry_row << FIELD_BITS) | field_id
+
+
+def replace(connection: sa.Connection, rows: Sequence[TextRow]) -> None:
+    """Set the indexed text of each (entry, field): None removes it."""
+    if not rows:
+        return
+    if connection.dialect.name == "sqlite":
+        _replace_sqlite(connection, rows)
+    else:
+        _replace_postgresql(connection, rows)
+
+
+_CHUNK = 500
+
+
+def _replace_sqlite(connection: sa.Connection, rows: Sequence[TextRow]) -> None:
+    # In rowid order: FTS5 buffers a transaction's changes in rowid order and writes out
+    # what it holds whenever a rowid comes below the last one (a batch's updates, in the
+    # order of its items, wrote it out for nearly every row: 6x slower).
+    keyed = sorted((text_row(entry, field), text) for entry, field, text in rows)
+    gone = [key for key, text in keyed if not text]
+    for start in range(0, len(gone), _CHUNK):
+        chunk = gone[start : start + _CHUNK]
+        marks = ", ".join("?" * len(chunk))
+        driver.execute(connection, f"DELETE FROM entry_texts WHERE rowid IN ({marks})", chunk)
+    kept = [(key, text) for key, text in keyed if text]
+    for start in range(0, len(kept), _CHUNK):
+        new = kept[start : start + _CHUNK]
+        values = ", ".join(["(?, ?)"] * len(new))
+        driver.execute(
+            connection,
+            f"REPLACE INTO entry_texts (rowid, text) VALUES {values}",
+            [value for row in new for value in row],
+        )
+
+
+def _replace_postgresql(connection: sa.Connection, rows: Sequence[TextRow]) -> None:
+    gone = [(entry, field) for entry, field, text in rows if not text]
+    if gone:
+        driver.execute(
+            connection,
+            "DELETE FROM entry_texts WHERE (entry_pk, field_id) IN "
+            "(SELECT * FROM unnest(%s::bigint[], %s::integer[]))",
+            [[entry for entry, _ in gone], [field for _, field in gone]],
+        )
+    kept = [(entry, field, text) for entry, field, text in rows if text]
+    if kept:
+        # One statement, its rows as three arrays (a statement of its own size each time,
+        # as a multi-row VALUES would be, is never prepared again).
+        driver.execute(
+            connection,
+            "INSERT INTO entry_texts (entry_pk, field_id, text) "
+            "SELECT * FROM unnest(%s::bigint[], %s::integer[], %s::text[]) "
+            "ON CONFLICT (entry_pk, field_id) DO UPDATE SET text = excluded.text",
+            [list(column) for column in zip(*kept, strict=True)],
+        )
+
+
+def remove_entries(connection: sa.Connection, entry_rows: Iterable[int]) -> None:
+    """Forget the texts of deleted entries (on PostgreSQL, the foreign key does)."""
+    if connection.dialect.name != "sqlite":
+        return
+    for entry_row in entry_rows:
+        first = text_row(entry_row, 0)
+        driver.execute(
+            connection,
+            "DELETE FROM entry_texts WHERE rowid BETWEEN ? AND ?",
+            [first, first + MAX_FIELD_ID],
+        )
+
+
+def rows_between(
+    connection: sa.Connection, after: int | None, upto: int | None
+) -> dict[int, set[tuple[int, str]]]:
+    """The text index's rows of the entry row keys in (after, upto] (None: no bound), as
+    {entry row: {(field id, text)}}: what `accord db check` compares with the entries."""
+    sqlite = connection.dialect.name == "sqlite"
+    if sqlite:
+        sql = "SELECT rowid >> 16, rowid & 65535, text FROM entry_texts WHERE 1 = 1"
+        tests = (" AND rowid > ?", " AND rowid <= ?")
+    else:
+        sql = "SELECT entry_pk, field_id, text FROM entry_texts WHERE TRUE"
+        tests = (" AND entry_pk > %s", " AND entry_pk <= %s")
+    params = []
+    for bound, test in zip((after, upto), tests, strict=True):
+        if bound is not None:
+            sql += test
+            params.append(text_row(bound, MAX_FIELD_ID) if sqlite else bound)
+    found: dict[int, set[tuple[int, str]]] = {}
+    for entry_row, field_id, text in driver.execute(connection, sql, params):
+        found.setdefault(entry_row, set()).add((field_id, text))
+    return found
+
+
+def phrase(piece: str, *, at_start: bool = False) -> str:
+    """An FTS5 query matching texts that hold `piece` (at their start, if asked)."""
+    quoted = '"' + piece.replace('"', '""') + '"'
+    return "^" + quoted if at_start else quoted
+
+
+def like_pattern(piece: str, *, at_start: bool = False) -> str:
+    """A LIKE pattern (escape `\\`) matching texts that hold `piece`."""
+    escaped = piece.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return escaped + "%" if at_start else "%" + escaped + "%"
