@@ -216,15 +216,18 @@ def _indexed_piece(connection: sa.Connection, condition: Condition | None) -> Te
     if condition is None or connection.dialect.name != "sqlite":
         return None
     pieces = [c for c in _required(condition) if _indexable(c)]
-    # Anchored at the start, a piece is held by fewer texts than the same piece anywhere.
+    # At the start of a text, a piece is held by fewer texts than the same piece anywhere.
     return max(pieces, key=lambda c: (len(c.piece), c.at_start)) if pieces else None
 
 
 def _indexable(condition: Condition) -> TypeGuard[TextHas]:
+    """SQLite: a piece of text its text index finds (3 characters or more, the start
+    mark of a piece at the start of a text included)."""
     return (
         isinstance(condition, TextHas)
         and bool(condition.field_ids)
-        and len(condition.piece) >= texts.MIN_INDEXED
+        and len(texts.sqlite_piece(condition.piece, at_start=condition.at_start))
+        >= texts.MIN_INDEXED
     )
 
 
@@ -470,7 +473,7 @@ def _text_probe(condition: TextHas, dialect: str) -> sa.ColumnElement[bool]:
                 x.c.rowid.between(first, first + texts.MAX_FIELD_ID),
                 x.c.rowid.op("&")(texts.MAX_FIELD_ID).in_(condition.field_ids),
             ]
-        at = sa.func.instr(x.c.text, piece)
+        at = sa.func.instr(x.c.text, texts.sqlite_piece(piece, at_start=condition.at_start))
         found = at == 1 if condition.at_start else at > 0
         return sa.exists().where(*rows, found)
     p = t.entry_texts.alias("x")

@@ -115,7 +115,8 @@ def _insert(bind: sa.Connection, rows: list[tuple[int, int, str]]) -> None:
     if bind.dialect.name == "sqlite":
         bind.execute(
             sa.text("INSERT INTO entry_texts (rowid, text) VALUES (:row, :text)"),
-            [{"row": (pk << 16) | field_id, "text": text} for pk, field_id, text in rows],
+            # Each text after a start mark (`store.texts.START`).
+            [{"row": (pk << 16) | field_id, "text": "\x02" + text} for pk, field_id, text in rows],
         )
     else:
         bind.execute(
