@@ -213,10 +213,7 @@ def _bind_compare(field: Field, node: Compare, schema: Schema, lookup: Lookup) -
         raise InvalidQuery(
             f"A prefix holds at most {PREFIX_LIMIT} characters (once case is folded)"
         )
-    # The text index finds the candidates (its form folds look-alikes too); the value
-    # index decides, as before.
-    starts = TextHas((field.id,), search_form(text), at_start=True)
-    return Both((starts, KeyPrefix(field.id, prefix)))
+    return KeyPrefix(field.id, prefix)
 
 
 def _text(field: Field, value: Literal) -> str:

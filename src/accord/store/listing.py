@@ -47,6 +47,7 @@ from accord.domain.query import (
     TextContains,
     TextHas,
 )
+from accord.domain.text import search_form
 from accord.store import driver, texts
 from accord.store import tables as t
 from accord.store.entries import COLUMNS, entry_from_row
@@ -84,6 +85,7 @@ def page(
     limit: int,
 ) -> list[tuple[Entry, tuple[Any, ...]]]:
     """Up to `limit` entries after position `after`, each with its position."""
+    condition = _sieved(connection, condition)
     key = _one_key(connection, condition) if _by_id(sort) else None
     if key is not None and condition is not None:
         return _in_index_order(
@@ -231,6 +233,20 @@ def _indexable(condition: Condition) -> TypeGuard[TextHas]:
     )
 
 
+def _sieved(connection: sa.Connection, condition: Condition | None) -> Condition | None:
+    """SQLite: `condition`, each prefix it requires also asked of the text index (as the
+    start of a text, in search form: a superset), which lists its holders in id order
+    and so finds a page of a common prefix without walking the directory. PostgreSQL
+    reads the value index's range, as its planner chooses."""
+    if condition is None or connection.dialect.name != "sqlite":
+        return condition
+    prefixes = [c for c in _required(condition) if isinstance(c, KeyPrefix)]
+    if not prefixes:
+        return condition
+    sieves = [TextHas((p.field_id,), search_form(p.prefix), at_start=True) for p in prefixes]
+    return Both((*sieves, condition))
+
+
 def _by_id(sort: Sequence[SortKey]) -> bool:
     return len(sort) == 1 and sort[0].field is None and sort[0].column == "number"
 
@@ -246,6 +262,7 @@ def _one_key(connection: sa.Connection, condition: Condition | None) -> KeysIn |
 
 
 def count(connection: sa.Connection, directory_id: int, condition: Condition | None) -> int:
+    condition = _sieved(connection, condition)
     query = sa.select(sa.func.count()).select_from(t.entries)
     return int(
         connection.execute(
