@@ -34,11 +34,11 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Container, Iterator, Mapping, Sequence
 from contextlib import ExitStack, contextmanager
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol, TypeVar
 from urllib.parse import urlencode
 
 import orjson
@@ -650,7 +650,8 @@ function done(summary, latency, requests)
   if first ~= "" then io.write("BENCH-FIRST-FAILURE " .. first .. "\n") end
 end
 """
-"""Reports a wrk run on one line that `Load.parse` reads (shared with bench/rest_api.py)."""
+"""Reports a wrk run on one line that `run_wrk_script` reads (shared with bench/rest_api.py
+and bench/search.py)."""
 
 LUA = (
     r"""
@@ -723,6 +724,22 @@ class Load:
         return self.requests / self.seconds
 
 
+class Measured(Protocol):
+    """An operation the HTTP load measures (each bench has its own kind)."""
+
+    @property
+    def key(self) -> str: ...
+
+    @property
+    def label(self) -> str: ...
+
+    @property
+    def on_floor(self) -> bool: ...
+
+
+Op = TypeVar("Op", bound=Measured)
+
+
 @dataclass(frozen=True, slots=True)
 class Operation:
     key: str
@@ -749,26 +766,47 @@ class WrkSettings:
 
 
 def run_wrk(
-    settings: WrkSettings, port: int, op: Operation, connections: int, seconds: float, round_: int
+    settings: WrkSettings, port: int, op: Operation, connections: int, seconds: float, tag: str
 ) -> Load:
     count = settings.data.badges if op.mode == "search" else settings.data.companies
+    return run_wrk_script(
+        settings.script,
+        f"http://127.0.0.1:{port}{API_PATH}",
+        [op.mode, str(count), API_KEY, USER, f"{settings.tag}{tag}c{connections}"],
+        threads=settings.threads,
+        connections=connections,
+        seconds=seconds,
+        timeout="30s",
+        label=op.label,
+    )
+
+
+def run_wrk_script(
+    script: Path,
+    url: str,
+    arguments: Sequence[str],
+    *,
+    threads: int,
+    connections: int,
+    seconds: float,
+    timeout: str,
+    label: str,
+) -> Load:
+    """One wrk run of a script that ends with LUA_DONE, given `arguments`; says how many of
+    its replies failed, and the first, under `label`."""
     command = [
         "wrk",
-        f"-t{min(settings.threads, connections)}",
+        f"-t{min(threads, connections)}",
         f"-c{connections}",
         f"-d{max(1, round(seconds))}s",
         "--latency",
         "--timeout",
-        "30s",
+        timeout,
         "-s",
-        str(settings.script),
-        f"http://127.0.0.1:{port}{API_PATH}",
+        str(script),
+        url,
         "--",
-        op.mode,
-        str(count),
-        API_KEY,
-        USER,
-        f"{settings.tag}r{round_}c{connections}",
+        *arguments,
     ]
     done = subprocess.run(command, capture_output=True, text=True, check=False)
     match = re.search(r"^BENCH (\{.*\})$", done.stdout, re.MULTILINE)
@@ -777,7 +815,7 @@ def run_wrk(
     figures = json.loads(match.group(1))
     failure = re.search(r"^BENCH-FIRST-FAILURE (.*)$", done.stdout, re.MULTILINE)
     if failure:
-        print(f"  ! {op.label}: {figures['failures']} failed replies, first: {failure.group(1)}")
+        print(f"  ! {label}: {figures['failures']} failed replies, first: {failure.group(1)}")
     return Load(
         requests=figures["requests"],
         seconds=figures["duration_us"] / 1e6,
@@ -788,6 +826,78 @@ def run_wrk(
         p99_ms=figures["p99_us"] / 1000,
         max_ms=figures["max_us"] / 1000,
     )
+
+
+@dataclass(frozen=True, slots=True)
+class Measurement:
+    """Every wrk run of every operation, under load and with one connection; the Accord
+    server's memory at the end."""
+
+    loads: dict[str, list[Load]]
+    singles: dict[str, list[Load]]
+    rss: dict[str, int]
+
+
+@dataclass(frozen=True, slots=True)
+class LineWidths:
+    """How a round's line is laid out: the label's width, the milliseconds', and the
+    decimals of the request rates."""
+
+    label: int
+    ms: int
+    decimals: int
+
+
+def measure(
+    operations: Sequence[Op],
+    wrk: Callable[[int, Op, int, float, str], Load],
+    connections: Mapping[str, int],
+    args: argparse.Namespace,
+    folder: Path,
+    *,
+    check: Callable[[Server], None],
+    widths: LineWidths,
+    as_long: Container[str] = (),
+) -> Measurement:
+    """Serve Accord and the floor, each in a process of its own, and `check` Accord; warm
+    every operation up, then run each in `args.rounds` rounds under load and (unless
+    --single-duration is 0) with one connection, a line a round, the floor's operations
+    on the floor. `wrk(port, op, connections, seconds, tag)` runs one; the -c1 runs of
+    the operations `as_long` names last as long as those under load."""
+    loads: dict[str, list[Load]] = {op.key: [] for op in operations}
+    singles: dict[str, list[Load]] = {op.key: [] for op in operations}
+    with ExitStack() as stack:
+        url = database_url(args, folder)
+        accord = accord_server(stack, url, args.sqlite_synchronous, folder)
+        floor = floor_server(stack, folder)
+        check(accord)
+        print(f"\nServers: accord pid {accord.pid}, floor pid {floor.pid}. Warming up", flush=True)
+        for op in operations:
+            port = floor.port if op.on_floor else accord.port
+            wrk(port, op, connections[op.key], args.warmup, "w")
+        for round_ in range(1, args.rounds + 1):
+            for op in operations:
+                port = floor.port if op.on_floor else accord.port
+                load = wrk(port, op, connections[op.key], args.duration, f"r{round_}")
+                loads[op.key].append(load)
+                single = None
+                if args.single_duration > 0:
+                    seconds = args.duration if op.key in as_long else args.single_duration
+                    single = wrk(port, op, 1, seconds, f"s{round_}")
+                    singles[op.key].append(single)
+                print(round_line(round_, op.label, load, single, widths), flush=True)
+        rss = proc_status(accord.pid)
+    return Measurement(loads, singles, rss)
+
+
+def round_line(round_: int, label: str, load: Load, single: Load | None, widths: LineWidths) -> str:
+    decimals, ms_width = widths.decimals, widths.ms
+    line = f"  round {round_} {label:{widths.label}} {load.rps:9,.{decimals}f} req/s"
+    line += f"  p50 {load.p50_ms:{ms_width}.2f} ms  p99 {load.p99_ms:{ms_width}.2f} ms"
+    if single is not None:
+        line += f"  | c1 {single.rps:{7 + decimals},.{decimals}f} req/s"
+        line += f" p50 {single.p50_ms:{ms_width - 1}.2f} ms"
+    return line
 
 
 # Query plans of what the store emits
@@ -880,25 +990,14 @@ def query_plans(url: str, data: DataSet) -> list[Read]:
         terms = [(tx.schema.find_field(contacts, BADGE), badge(data.badges // 2))]
         list(entries.search_entries(tx, contacts, terms, actor=bench_actor(tx)))
 
-    database = open_database(url, sqlite_synchronous="NORMAL")
-    log = StatementLog(database.engine)
-    run(database, by_id, write=False)  # fill the schema and actor caches first
-    reads = []
-    for what, work in (
-        ("getcompanybyname by id", by_id),
-        ("getcompanybyname by name", by_name),
-        ("searchentities on Badge", search),
-    ):
-        with log.capture() as statements:
-            run(database, work, write=False)
-        plans = [
-            Plan(s.sql, _explain(database, s), _time_statement(database, s))
-            for s in statements
-            if re.search(r"\bentr(y_values|ies)\b", s.sql)
-        ]
-        reads.append(Read(what, [s.sql for s in statements], plans))
-    database.dispose()
-    return reads
+    return read_plans(
+        url,
+        [
+            ("getcompanybyname by id", by_id),
+            ("getcompanybyname by name", by_name),
+            ("searchentities on Badge", search),
+        ],
+    )
 
 
 def _explain(database: Database, statement: Statement) -> list[str]:
@@ -923,6 +1022,38 @@ def _time_statement(database: Database, statement: Statement, repeat: int = 50) 
             connection.exec_driver_sql(statement.sql, statement.parameters).all()
             times.append((time.perf_counter() - started) * 1000)
     return statistics.median(times)
+
+
+Work = Callable[[Transaction], None]
+
+
+def read_plans(
+    url: str,
+    reads: Sequence[tuple[str, Work]],
+    *,
+    warm: Work | None = None,
+    timing: Callable[[Database, Statement], float] = _time_statement,
+) -> list[Read]:
+    """Run each (what, work) through the services, capture its SQL, and EXPLAIN and time
+    (`timing`) the statements on entries. `warm`, else the first read, runs once before,
+    to fill the schema and actor caches."""
+    database = open_database(url, sqlite_synchronous="NORMAL")
+    log = StatementLog(database.engine)
+    run(database, warm or reads[0][1], write=False)
+    found = []
+    for what, work in reads:
+        with log.capture() as captured:
+            run(database, work, write=False)
+        # SQLite's trace reports the statements FTS5 runs inside a query as "-- ...".
+        statements = [s for s in captured if not s.sql.lstrip().startswith("--")]
+        plans = [
+            Plan(s.sql, _explain(database, s), timing(database, s))
+            for s in statements
+            if re.search(r"\bentr(y_values|ies|y_texts)\b", s.sql)
+        ]
+        found.append(Read(what, [s.sql for s in statements], plans))
+    database.dispose()
+    return found
 
 
 # Reporting
@@ -1000,6 +1131,26 @@ def print_load_rates(loader: Loader, url: str) -> None:
     if rows:
         print(f"\nLoad rate ({describe(url)}, one transaction per batch)")
         print(table(["entries", "count", "seconds", "entries/s"], rows))
+
+
+def print_memory(rss: dict[str, int], *, mapped: bool = True) -> None:
+    """The Accord server's memory after the run; `mapped`: with the note on the mapped file
+    and the peak."""
+    print(f"Accord server after the run: RSS {mib(rss['VmRSS'])} MiB, ", end="")
+    if not mapped:
+        print(f"of which its own (RssAnon) {mib(rss['RssAnon'])} MiB")
+        return
+    print(f"of which its own (RssAnon) {mib(rss['RssAnon'])} MiB, the rest the ", end="")
+    print(f"mapped database file; peak RSS {mib(rss['VmHWM'])} MiB")
+
+
+def http_figures(summaries: dict[str, Summary], measured: Measurement) -> dict[str, Any]:
+    """The HTTP load's figures for --json: medians, and every round under load and at -c1."""
+    return {
+        "http": {key: asdict(s) for key, s in summaries.items()},
+        "rounds": {key: [asdict(x) for x in loads] for key, loads in measured.loads.items()},
+        "rounds_c1": {key: [asdict(x) for x in loads] for key, loads in measured.singles.items()},
+    }
 
 
 def print_load_table(summaries: dict[str, Summary], connections: int, rounds: int) -> None:
@@ -1098,16 +1249,26 @@ def one_line(sql: str, limit: int) -> str:
     return flat if len(flat) <= limit else flat[: limit - 3] + "..."
 
 
-def print_plans(reads: list[Read]) -> None:
-    print("\nStatements each read runs in its transaction, and plans of those on entries")
+def print_plans(
+    reads: list[Read],
+    *,
+    subject: str = "read",
+    width: int = 400,
+    timing: str = "median of 50",
+    pre_ping: bool = True,
+) -> None:
+    """Each read's statements, and the plans and times of those on entries (`width`
+    characters of their SQL); `pre_ping`: a note on the pool's pre-ping statements."""
+    print(f"\nStatements each {subject} runs in its transaction, and plans of those on entries")
     for read in reads:
         print(f"- {read.what}: {len(read.statements)} statements")
         for sql in read.statements:
-            note = "  (the pool's pre-ping)" if sql.strip() in (";", "SELECT 1") else ""
+            noted = pre_ping and sql.strip() in (";", "SELECT 1")
+            note = "  (the pool's pre-ping)" if noted else ""
             print(f"    {one_line(sql, 110)}{note}")
         for plan in read.plans:
-            print(f"  EXPLAIN {one_line(plan.sql, 400)}")
-            print(f"  db time alone (execute + fetch, median of 50): {plan.db_ms:.3f} ms")
+            print(f"  EXPLAIN {one_line(plan.sql, width)}")
+            print(f"  db time alone (execute + fetch, {timing}): {plan.db_ms:.3f} ms")
             for line in plan.plan:
                 print(f"      {line}")
 
@@ -1121,10 +1282,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--companies", type=int, default=100_000)
     parser.add_argument("--contacts", type=int, default=200_000)
-    parser.add_argument(
-        "--database-url",
-        help="SQLAlchemy URL of an empty database (default: SQLite in a temporary folder)",
-    )
+    add_database_option(parser)
     parser.add_argument(
         "--reuse", action="store_true", help="bench a database a previous run loaded (no load)"
     )
@@ -1157,6 +1315,13 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
+def add_database_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--database-url",
+        help="SQLAlchemy URL of an empty database (default: SQLite in a temporary folder)",
+    )
+
+
 def step_counts(args: argparse.Namespace) -> list[tuple[int, int]]:
     fractions = sorted({float(f) for f in args.steps.split(",") if f.strip()} | {1.0})
     if not all(0 < f <= 1 for f in fractions):
@@ -1182,18 +1347,28 @@ def wrk_version() -> str:
     return (done.stdout or done.stderr).splitlines()[0].split(" Copyright")[0]
 
 
-def bench(args: argparse.Namespace, folder: Path) -> dict[str, Any]:
-    url = args.database_url or f"sqlite:///{folder / 'bench.db'}"
-    data = DataSet(args.companies, args.contacts)
+def print_header(title: str, url: str, args: argparse.Namespace, connections: str) -> None:
+    """What is measured, on what: the database, wrk's settings, the machine."""
     sync = f", synchronous={args.sqlite_synchronous}" if url.startswith("sqlite") else ""
     print(
-        f"Accord legacy API benchmark: {data.companies:,} companies, {data.contacts:,} "
-        f"contacts\n  database {describe(url)}{sync}\n"
-        f"  {wrk_version()} -t{args.threads} -c{args.connections} -d{args.duration:g}s, "
+        f"{title}\n  database {describe(url)}{sync}\n"
+        f"  {wrk_version()} -t{args.threads} {connections} -d{args.duration:g}s, "
         f"{args.rounds} rounds; Python {platform.python_version()}; {os.cpu_count()} cores; "
         f"{load_average()}",
         flush=True,
     )
+
+
+def database_url(args: argparse.Namespace, folder: Path) -> str:
+    """--database-url, else a SQLite file in the bench's temporary folder."""
+    return args.database_url or f"sqlite:///{folder / 'bench.db'}"
+
+
+def bench(args: argparse.Namespace, folder: Path) -> dict[str, Any]:
+    url = database_url(args, folder)
+    data = DataSet(args.companies, args.contacts)
+    title = f"Accord legacy API benchmark: {data.companies:,} companies, {data.contacts:,} contacts"
+    print_header(title, url, args, f"-c{args.connections}")
     database = open_database(url, sqlite_synchronous="NORMAL")
     loader = Loader(database, data, args.batch, args.service_entries)
     loader.prepare(reuse=args.reuse)
@@ -1224,39 +1399,28 @@ def bench(args: argparse.Namespace, folder: Path) -> dict[str, Any]:
     script = folder / "bench.lua"
     script.write_text(LUA)
     settings = WrkSettings(script, args.threads, data, f"{os.getpid()}x{time.time_ns() % 10**6}")
-    loads: dict[str, list[Load]] = {op.key: [] for op in OPERATIONS}
-    singles: dict[str, list[Load]] = {op.key: [] for op in OPERATIONS}
-    with ExitStack() as stack:
-        accord = accord_server(stack, url, args.sqlite_synchronous, folder)
-        floor = floor_server(stack, folder)
+
+    def check(accord: Server) -> None:
         listings.append(measure_listing(accord, args.listing_repeat))
         sanity_checks(accord.port, data)
-        print(f"\nServers: accord pid {accord.pid}, floor pid {floor.pid}. Warming up", flush=True)
-        for op in OPERATIONS:
-            port = floor.port if op.on_floor else accord.port
-            run_wrk(settings, port, op, args.connections, args.warmup, 0)
-        for round_ in range(1, args.rounds + 1):
-            for op in OPERATIONS:
-                port = floor.port if op.on_floor else accord.port
-                load = run_wrk(settings, port, op, args.connections, args.duration, round_)
-                loads[op.key].append(load)
-                line = f"  round {round_} {op.label:34} {load.rps:9,.0f} req/s"
-                line += f"  p50 {load.p50_ms:6.2f} ms  p99 {load.p99_ms:6.2f} ms"
-                if args.single_duration > 0:
-                    single = run_wrk(settings, port, op, 1, args.single_duration, round_)
-                    singles[op.key].append(single)
-                    line += f"  | c1 {single.rps:7,.0f} req/s p50 {single.p50_ms:5.2f} ms"
-                print(line, flush=True)
-        accord_rss = proc_status(accord.pid)
 
-    summaries = {key: summarize(loads[key], singles[key]) for key in loads}
+    measured = measure(
+        OPERATIONS,
+        functools.partial(run_wrk, settings),
+        {op.key: args.connections for op in OPERATIONS},
+        args,
+        folder,
+        check=check,
+        widths=LineWidths(label=34, ms=6, decimals=0),
+    )
+    summaries = {
+        key: summarize(loads, measured.singles[key]) for key, loads in measured.loads.items()
+    }
     print(f"\nMachine at the end: {load_average()}")
     print_load_rates(loader, url)
     print_load_table(summaries, args.connections, args.rounds)
     print_listing_table(listings)
-    print(f"Accord server after the run: RSS {mib(accord_rss['VmRSS'])} MiB, ", end="")
-    print(f"of which its own (RssAnon) {mib(accord_rss['RssAnon'])} MiB, the rest the ", end="")
-    print(f"mapped database file; peak RSS {mib(accord_rss['VmHWM'])} MiB")
+    print_memory(measured.rss)
     print_targets(summaries, listings)
     if reads:
         print_plans(reads)
@@ -1265,12 +1429,27 @@ def bench(args: argparse.Namespace, folder: Path) -> dict[str, Any]:
         "companies": data.companies,
         "contacts": data.contacts,
         "load": {f"{code} {path}": asdict(r) for (code, path), r in loader.rates.items()},
-        "http": {key: asdict(s) for key, s in summaries.items()},
-        "rounds": {key: [asdict(x) for x in loads[key]] for key in loads},
-        "rounds_c1": {key: [asdict(x) for x in singles[key]] for key in singles},
+        **http_figures(summaries, measured),
         "getcompanies": [[asdict(r) for r in runs] for runs in listings],
         "reads": [asdict(r) for r in reads],
     }
+
+
+def run_bench(
+    args: argparse.Namespace,
+    bench: Callable[[argparse.Namespace, Path], dict[str, Any]],
+    prefix: str,
+    *,
+    ensure_ascii: bool = True,
+) -> None:
+    """Run a bench in a temporary folder (named `prefix`...); write its figures to --json."""
+    if shutil.which("wrk") is None:
+        raise SystemExit("wrk is not installed: apt-get install -y wrk")
+    with tempfile.TemporaryDirectory(prefix=prefix) as folder:
+        figures = bench(args, Path(folder))
+    if args.json:
+        args.json.write_text(json.dumps(figures, indent=2, default=str, ensure_ascii=ensure_ascii))
+        print(f"\nfigures written to {args.json}")
 
 
 def main() -> None:
@@ -1278,13 +1457,7 @@ def main() -> None:
     if args.serve_floor:
         serve_floor(args.port)
         return
-    if shutil.which("wrk") is None:
-        raise SystemExit("wrk is not installed: apt-get install -y wrk")
-    with tempfile.TemporaryDirectory(prefix="accord-bench-") as folder:
-        figures = bench(args, Path(folder))
-    if args.json:
-        args.json.write_text(json.dumps(figures, indent=2, default=str))
-        print(f"\nfigures written to {args.json}")
+    run_bench(args, bench, "accord-bench-")
 
 
 if __name__ == "__main__":

@@ -16,16 +16,9 @@ Run `.venv/bin/python bench/rest_api.py --help`; bench/README.md explains the ou
 
 import argparse
 import functools
-import json
 import os
-import platform
-import re
-import shutil
-import subprocess
-import tempfile
 import time
-from collections.abc import Sequence
-from contextlib import ExitStack
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -149,35 +142,65 @@ def prepare(database: Database, *, reuse: bool, companies: int) -> tuple[str, st
     return run(database, work, write=True)
 
 
-def load_companies(
-    database: Database, token: str, segment_code: str, companies: int, per_transaction: int
+def announce_load(per_transaction: int) -> None:
+    print(
+        f"\nLoading through services.batches.write_batch (store.bulk), {BATCH:,} a call,"
+        f" {per_transaction:,} a transaction",
+        flush=True,
+    )
+
+
+def load_entries(
+    database: Database,
+    token: str,
+    code: str,
+    item: Callable[[int], dict[str, object]],
+    count: int,
+    per_transaction: int,
+    *,
+    progress: str,
+    growth: float | None = None,
 ) -> LoadRate:
-    """Create companies 1..N, BATCH a call, `per_transaction` a transaction."""
+    """Create entries 1..count of a directory, BATCH a call, `per_transaction` a transaction;
+    print `progress` (with `{last}`, the entries loaded) and the rate every 100,000.
+
+    PostgreSQL is analysed at each of those lines, or with `growth` whenever the
+    directory has grown by that factor, as autovacuum would (this machine's runs with it
+    off): with statistics of an emptier table, the check of a batch's unique names reads
+    every name instead of probing the index."""
     rate = LoadRate()
-    for first in range(1, companies + 1, per_transaction):
-        last = min(companies, first + per_transaction - 1)
+    analysed = 0
+    for first in range(1, count + 1, per_transaction):
+        last = min(count, first + per_transaction - 1)
         started = time.perf_counter()
-        run(
-            database,
-            functools.partial(
-                _load, token=token, code=segment_code, first=first, last=last, total=companies
-            ),
-            write=True,
-        )
+        work = functools.partial(_load, token=token, code=code, item=item, first=first, last=last)
+        run(database, work, write=True)
         rate.seconds += time.perf_counter() - started
         rate.entries += last - first + 1
-        if rate.entries % 100_000 < per_transaction or last == companies:
-            print(f"  {last:>9,} companies, {rate.per_second:,.0f}/s", flush=True)
+        shown = rate.entries % 100_000 < per_transaction or last == count
+        if shown:
+            print(f"  {progress.format(last=last)}, {rate.per_second:,.0f}/s", flush=True)
+        due = shown if growth is None else (rate.entries >= growth * analysed or last == count)
+        if due:
             legacy.refresh_statistics(database)
+            analysed = rate.entries
     return rate
 
 
-def _load(tx: Transaction, *, token: str, code: str, first: int, last: int, total: int) -> None:
+def _load(
+    tx: Transaction,
+    *,
+    token: str,
+    code: str,
+    item: Callable[[int], dict[str, object]],
+    first: int,
+    last: int,
+) -> None:
     actor = tokens.authenticate_token(tx, token, edge=EDGE).actor
-    directory = tx.schema.directory_by_code(COMPANIES)
+    directory = tx.schema.directory_by_code(code)
     for start in range(first, last + 1, BATCH):
         numbers = range(start, min(last, start + BATCH - 1) + 1)
-        items = [company(n, code, total) for n in numbers]
+        items = [item(n) for n in numbers]
         outcomes = batches.write_batch(tx, directory, items, mode=Mode.CREATE, actor=actor)
         ids = [o.entry.id if o.entry else o.error for o in outcomes]
         if ids != list(numbers):
@@ -202,24 +225,8 @@ def query_plans(url: str, token: str, code: str, companies: int) -> list[legacy.
         directory = tx.schema.directory_by_code(COMPANIES)
         entries.get_entry(tx, directory, EntryRef(id=companies // 2), actor=actor)
 
-    database = open_database(url, sqlite_synchronous="NORMAL")
-    log = legacy.StatementLog(database.engine)
-    run(database, point, write=False)  # fill the caches first
-    reads = []
-    for what, work in (
-        *((f"{k.label} ({k.value(0)})", page(k.value(0))) for k in KINDS),
-        ("point read", point),
-    ):
-        with log.capture() as statements:
-            run(database, work, write=False)
-        plans = [
-            legacy.Plan(s.sql, legacy._explain(database, s), legacy._time_statement(database, s))
-            for s in statements
-            if re.search(r"\bentr(y_values|ies)\b", s.sql)
-        ]
-        reads.append(legacy.Read(what, [s.sql for s in statements], plans))
-    database.dispose()
-    return reads
+    reads = [(f"{k.label} ({k.value(0)})", page(k.value(0))) for k in KINDS]
+    return legacy.read_plans(url, [*reads, ("point read", point)], warm=point)
 
 
 def filter_text(code: str, value: str) -> str:
@@ -227,6 +234,19 @@ def filter_text(code: str, value: str) -> str:
 
 
 # wrk
+
+LUA_TALLY = r"""
+function tally(ok, status, body)
+  -- Counts a reply; keeps the first that failed its check, with its status.
+  responses = responses + 1
+  if not ok then
+    failures = failures + 1
+    if first_failure == "" then first_failure = status .. " " .. string.sub(body, 1, 200) end
+  end
+end
+"""
+"""The end of `response` in this bench's script and in bench/search.py's: `done`
+(legacy.LUA_DONE) reports the counts."""
 
 LUA = (
     r"""
@@ -293,50 +313,66 @@ function request()
 end
 
 function response(status, headers, body)
-  responses = responses + 1
   local ok = status == 200
   if ok and mode == "upsert" then
     ok = not string.find(body, '"error":', 1, true)
   elseif ok and mode == "page" then
     ok = string.find(body, '"items":[{', 1, true) ~= nil
   end
-  if not ok then
-    failures = failures + 1
-    if first_failure == "" then first_failure = status .. " " .. string.sub(body, 1, 200) end
-  end
+  tally(ok, status, body)
 end
-
 """
+    + LUA_TALLY
     + legacy.LUA_DONE
 )
 
 
 @dataclass(frozen=True, slots=True)
-class Operation:
+class ApiOperation:
+    """An operation of this bench or of search.py: `mode` is what its Lua script does, or
+    "floor" (the floor's)."""
+
     key: str
     label: str
     mode: str
-    kind: Kind | None = None
-    on_floor: bool = False
     entries_per_request: int = 1
+
+    @property
+    def on_floor(self) -> bool:
+        return self.mode == "floor"
+
+    @property
+    def writes(self) -> bool:
+        return self.mode in ("create", "upsert")
+
+
+@dataclass(frozen=True, slots=True)
+class Operation(ApiOperation):
+    kind: Kind | None = None
 
 
 OPERATIONS = (
-    Operation("floor", "floor: Starlette, constant JSON", "floor", on_floor=True),
-    *(Operation(k.key, k.label, "page", k) for k in KINDS),
+    Operation("floor", "floor: Starlette, constant JSON", "floor"),
+    *(Operation(k.key, k.label, "page", kind=k) for k in KINDS),
     Operation("point", "point read GET /companies/{id}", "point"),
     Operation("upsert", "batch upsert of 1000, by org_name", "upsert", entries_per_request=BATCH),
 )
 
 
-def chosen(keys: list[str] | None) -> tuple[Operation, ...]:
-    """The operations `--only` names, the floor first; all of them without it."""
+def chosen(
+    keys: list[str] | None,
+    operations: tuple[legacy.Op, ...],
+    groups: Mapping[str, list[str]] | None = None,
+) -> tuple[legacy.Op, ...]:
+    """The operations `--only` names (keys, or `groups` of them), the floor first; all
+    without it."""
     if keys is None:
-        return OPERATIONS
-    unknown = set(keys) - {op.key for op in OPERATIONS}
+        return operations
+    wanted = {k for key in keys for k in (groups or {}).get(key, [key])}
+    unknown = wanted - {op.key for op in operations}
     if unknown:
         raise SystemExit(f"--only: no operation {', '.join(sorted(unknown))}")
-    return tuple(op for op in OPERATIONS if op.on_floor or op.key in keys)
+    return tuple(op for op in operations if op.on_floor or op.key in wanted)
 
 
 @dataclass(frozen=True, slots=True)
@@ -351,18 +387,7 @@ class Wrk:
 
 def run_wrk(wrk: Wrk, port: int, op: Operation, connections: int, seconds: float, tag: str) -> Load:
     kind = op.kind
-    command = [
-        "wrk",
-        f"-t{min(wrk.threads, connections)}",
-        f"-c{connections}",
-        f"-d{max(1, round(seconds))}s",
-        "--latency",
-        "--timeout",
-        "60s",
-        "-s",
-        str(wrk.script),
-        f"http://127.0.0.1:{port}/",
-        "--",
+    arguments = [
         op.mode,
         str(kind.values(wrk.companies) if kind else wrk.companies),
         wrk.token,
@@ -372,23 +397,28 @@ def run_wrk(wrk: Wrk, port: int, op: Operation, connections: int, seconds: float
         "4",
         str(CREATES_EVERY),
     ]
-    done = subprocess.run(command, capture_output=True, text=True, check=False)
-    match = re.search(r"^BENCH (\{.*\})$", done.stdout, re.MULTILINE)
-    if done.returncode != 0 or match is None:
-        raise SystemExit(f"wrk failed ({done.returncode}):\n{done.stdout}\n{done.stderr}")
-    figures = json.loads(match.group(1))
-    failure = re.search(r"^BENCH-FIRST-FAILURE (.*)$", done.stdout, re.MULTILINE)
-    if failure:
-        print(f"  ! {op.label}: {figures['failures']} failed replies, first: {failure.group(1)}")
-    return Load(
-        requests=figures["requests"],
-        seconds=figures["duration_us"] / 1e6,
-        failures=figures["failures"],
-        errors=figures["errors"],
-        p50_ms=figures["p50_us"] / 1000,
-        p90_ms=figures["p90_us"] / 1000,
-        p99_ms=figures["p99_us"] / 1000,
-        max_ms=figures["max_us"] / 1000,
+    return run_script(wrk.script, port, op.label, arguments, wrk.threads, connections, seconds)
+
+
+def run_script(
+    script: Path,
+    port: int,
+    label: str,
+    arguments: Sequence[str],
+    threads: int,
+    connections: int,
+    seconds: float,
+) -> Load:
+    """A wrk run of a script of this bench or search.py against a server on `port`."""
+    return legacy.run_wrk_script(
+        script,
+        f"http://127.0.0.1:{port}/",
+        arguments,
+        threads=threads,
+        connections=connections,
+        seconds=seconds,
+        timeout="60s",
+        label=label,
     )
 
 
@@ -420,18 +450,22 @@ def sanity_checks(server: Server, wrk: Wrk) -> None:
 
 
 def print_load_table(
-    operations: Sequence[Operation],
+    operations: Sequence[ApiOperation],
     summaries: dict[str, Summary],
     connections: dict[str, int],
     rounds: int,
+    *,
+    read_entries: bool = True,
 ) -> None:
+    """The medians of every operation; `read_entries`: the entries/s of reads too (else
+    only of writes)."""
     floor = summaries["floor"].rps
     rows = [
         [
             op.label,
             f"-c{connections[op.key]}",
             f"{s.rps:,.1f}" if s.rps < 100 else f"{s.rps:,.0f}",
-            f"{s.rps * op.entries_per_request:,.0f}",
+            f"{s.rps * op.entries_per_request:,.0f}" if op.writes or read_entries else "",
             legacy.ms(s.p50_ms),
             legacy.ms(s.p99_ms),
             f"{s.rps / floor:.3f}" if s.rps / floor < 0.1 else f"{s.rps / floor:.2f}",
@@ -477,19 +511,6 @@ def print_targets(summaries: dict[str, Summary], companies: int) -> list[list[st
     return rows
 
 
-def print_plans(reads: list[legacy.Read]) -> None:
-    print("\nStatements each read runs in its transaction, and plans of those on entries")
-    for read in reads:
-        print(f"- {read.what}: {len(read.statements)} statements")
-        for sql in read.statements:
-            print(f"    {legacy.one_line(sql, 110)}")
-        for plan in read.plans:
-            print(f"  EXPLAIN {legacy.one_line(plan.sql, 600)}")
-            print(f"  db time alone (execute + fetch, median of 50): {plan.db_ms:.3f} ms")
-            for line in plan.plan:
-                print(f"      {line}")
-
-
 # The run
 
 
@@ -501,25 +522,15 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--quick", action="store_true", help="50,000 companies, 1 short round (about 2 minutes)"
     )
-    parser.add_argument(
-        "--database-url",
-        help="SQLAlchemy URL of an empty database (default: SQLite in a temporary folder)",
-    )
+    legacy.add_database_option(parser)
     parser.add_argument(
         "--reuse", action="store_true", help="bench a database a previous run loaded (no load)"
     )
     parser.add_argument(
         "--per-transaction", type=int, default=5000, help="companies per load transaction"
     )
-    parser.add_argument("--duration", type=float, default=10, help="seconds per wrk run")
-    parser.add_argument("--single-duration", type=float, default=5, help="0: no -c1 runs")
-    parser.add_argument("--warmup", type=float, default=2, help="seconds of wrk per operation")
-    parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--connections", type=int, default=8, help="for the reads")
-    parser.add_argument("--batch-connections", type=int, default=2, help="for the upserts")
-    parser.add_argument("--threads", type=int, default=1)
-    parser.add_argument(
-        "--sqlite-synchronous", default="FULL", help="ACCORD_SQLITE_SYNCHRONOUS for the server"
+    add_load_options(
+        parser, reads="for the reads", writes_option="--batch-connections", writes="for the upserts"
     )
     parser.add_argument("--no-explain", action="store_true")
     parser.add_argument(
@@ -530,36 +541,61 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         help=f"measure only these ({', '.join(op.key for op in OPERATIONS[1:])}); the floor always",
     )
     parser.add_argument("--json", type=Path, help="also write every figure to this JSON file")
+    return parse_sized(parser, argv, "companies")
+
+
+def add_load_options(
+    parser: argparse.ArgumentParser, *, reads: str, writes_option: str, writes: str
+) -> None:
+    """The options of the HTTP load; `reads` and `writes`: which requests the connections
+    of --connections and of `writes_option` make."""
+    parser.add_argument("--duration", type=float, default=10, help="seconds per wrk run")
+    parser.add_argument("--single-duration", type=float, default=5, help="0: no -c1 runs")
+    parser.add_argument("--warmup", type=float, default=2, help="seconds of wrk per operation")
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--connections", type=int, default=8, help=reads)
+    parser.add_argument(writes_option, type=int, default=2, help=writes)
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument(
+        "--sqlite-synchronous", default="FULL", help="ACCORD_SQLITE_SYNCHRONOUS for the server"
+    )
+
+
+def parse_sized(
+    parser: argparse.ArgumentParser, argv: Sequence[str] | None, size: str
+) -> argparse.Namespace:
+    """The arguments; with --quick, 50,000 of `size` (an option) and one short round.
+    At least two batches of `size`."""
     args = parser.parse_args(argv)
     if args.quick:
-        args.companies = 50_000
+        setattr(args, size, 50_000)
         args.rounds, args.duration, args.single_duration, args.warmup = 1, 4, 2, 1
-    if args.companies < 2 * BATCH:
-        raise SystemExit(f"--companies: at least {2 * BATCH}")
+    if getattr(args, size) < 2 * BATCH:
+        raise SystemExit(f"--{size}: at least {2 * BATCH}")
     return args
 
 
 def bench(args: argparse.Namespace, folder: Path) -> dict[str, Any]:
-    url = args.database_url or f"sqlite:///{folder / 'bench.db'}"
-    sync = f", synchronous={args.sqlite_synchronous}" if url.startswith("sqlite") else ""
-    print(
-        f"Accord REST API benchmark: {args.companies:,} companies\n"
-        f"  database {legacy.describe(url)}{sync}\n"
-        f"  {legacy.wrk_version()} -t{args.threads} -c{args.connections} (reads), "
-        f"-c{args.batch_connections} (upserts), -d{args.duration:g}s, {args.rounds} rounds; "
-        f"Python {platform.python_version()}; {os.cpu_count()} cores; {legacy.load_average()}",
-        flush=True,
+    url = legacy.database_url(args, folder)
+    connections_line = f"-c{args.connections} (reads), -c{args.batch_connections} (upserts),"
+    legacy.print_header(
+        f"Accord REST API benchmark: {args.companies:,} companies", url, args, connections_line
     )
     database = open_database(url, sqlite_synchronous="NORMAL")
     code, token = prepare(database, reuse=args.reuse, companies=args.companies)
     rate = None
     if not args.reuse:
-        print(
-            f"\nLoading through services.batches.write_batch (store.bulk), {BATCH:,} a call,"
-            f" {args.per_transaction:,} a transaction",
-            flush=True,
+        announce_load(args.per_transaction)
+        item = functools.partial(company, segment_code=code, companies=args.companies)
+        rate = load_entries(
+            database,
+            token,
+            COMPANIES,
+            item,
+            args.companies,
+            args.per_transaction,
+            progress="{last:>9,} companies",
         )
-        rate = load_companies(database, token, code, args.companies, args.per_transaction)
     database.dispose()
     held = matches(args.companies)
     reads = [] if args.no_explain else query_plans(url, token, code, args.companies)
@@ -569,37 +605,20 @@ def bench(args: argparse.Namespace, folder: Path) -> dict[str, Any]:
     wrk = Wrk(
         script, args.threads, args.companies, token, code, f"{os.getpid()}x{time.time_ns() % 10**6}"
     )
-    operations = chosen(args.only)
+    operations = chosen(args.only, OPERATIONS)
     connections = {
-        op.key: args.batch_connections if op.mode == "upsert" else args.connections
-        for op in operations
+        op.key: args.batch_connections if op.writes else args.connections for op in operations
     }
-    loads: dict[str, list[Load]] = {op.key: [] for op in operations}
-    singles: dict[str, list[Load]] = {op.key: [] for op in operations}
     os.environ["ACCORD_API_RATE_LIMIT"] = "0"
-    with ExitStack() as stack:
-        accord = legacy.accord_server(stack, url, args.sqlite_synchronous, folder)
-        floor = legacy.floor_server(stack, folder)
-        sanity_checks(accord, wrk)
-        print(f"\nServers: accord pid {accord.pid}, floor pid {floor.pid}. Warming up", flush=True)
-        for op in operations:
-            port = floor.port if op.on_floor else accord.port
-            run_wrk(wrk, port, op, connections[op.key], args.warmup, "w")
-        for round_ in range(1, args.rounds + 1):
-            for op in operations:
-                port = floor.port if op.on_floor else accord.port
-                load = run_wrk(wrk, port, op, connections[op.key], args.duration, f"r{round_}")
-                loads[op.key].append(load)
-                line = f"  round {round_} {op.label:36} {load.rps:9,.1f} req/s"
-                line += f"  p50 {load.p50_ms:7.2f} ms  p99 {load.p99_ms:7.2f} ms"
-                if args.single_duration > 0:
-                    single = run_wrk(wrk, port, op, 1, args.single_duration, f"s{round_}")
-                    singles[op.key].append(single)
-                    line += f"  | c1 {single.rps:8,.1f} req/s p50 {single.p50_ms:6.2f} ms"
-                print(line, flush=True)
-        rss = legacy.proc_status(accord.pid)
-
-    summaries = {key: summarize(loads[key], singles[key]) for key in loads}
+    check = functools.partial(sanity_checks, wrk=wrk)
+    widths = legacy.LineWidths(label=36, ms=7, decimals=1)
+    run = functools.partial(run_wrk, wrk)
+    measured = legacy.measure(
+        operations, run, connections, args, folder, check=check, widths=widths
+    )
+    summaries = {
+        key: summarize(loads, measured.singles[key]) for key, loads in measured.loads.items()
+    }
     print(f"\nMachine at the end: {legacy.load_average()}")
     if rate is not None:
         print(f"\nLoad rate ({legacy.describe(url)}): {rate.entries:,} companies in ", end="")
@@ -609,34 +628,23 @@ def bench(args: argparse.Namespace, folder: Path) -> dict[str, Any]:
         + ", ".join(f"{k.key} {held[k.key][0]:,}-{held[k.key][1]:,}" for k in KINDS)
     )
     print_load_table(operations, summaries, connections, args.rounds)
-    print(f"Accord server after the run: RSS {legacy.mib(rss['VmRSS'])} MiB, ", end="")
-    print(f"of which its own (RssAnon) {legacy.mib(rss['RssAnon'])} MiB, the rest the ", end="")
-    print(f"mapped database file; peak RSS {legacy.mib(rss['VmHWM'])} MiB")
+    legacy.print_memory(measured.rss)
     targets = print_targets(summaries, args.companies)
     if reads:
-        print_plans(reads)
+        legacy.print_plans(reads, width=600, pre_ping=False)
     return {
         "database": legacy.describe(url),
         "companies": args.companies,
         "load": None if rate is None else asdict(rate),
         "segment_matches": held,
-        "http": {key: asdict(s) for key, s in summaries.items()},
-        "rounds": {key: [asdict(x) for x in loads[key]] for key in loads},
-        "rounds_c1": {key: [asdict(x) for x in singles[key]] for key in singles},
+        **legacy.http_figures(summaries, measured),
         "targets": targets,
         "reads": [asdict(r) for r in reads],
     }
 
 
 def main() -> None:
-    args = parse_args()
-    if shutil.which("wrk") is None:
-        raise SystemExit("wrk is not installed: apt-get install -y wrk")
-    with tempfile.TemporaryDirectory(prefix="accord-rest-bench-") as folder:
-        figures = bench(args, Path(folder))
-    if args.json:
-        args.json.write_text(json.dumps(figures, indent=2, default=str))
-        print(f"\nfigures written to {args.json}")
+    legacy.run_bench(parse_args(), bench, "accord-rest-bench-")
 
 
 if __name__ == "__main__":

@@ -22,15 +22,10 @@ import collections
 import functools
 import json
 import os
-import platform
-import re
-import shutil
 import sqlite3
-import subprocess
-import tempfile
 import time
 from collections.abc import Callable, Sequence
-from contextlib import ExitStack, closing
+from contextlib import closing
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -44,14 +39,13 @@ import rest_api
 from accord.domain.filters import parse_filter
 from accord.domain.schema import COMPANIES, CONTACTS, FieldType
 from accord.domain.users import Actor
-from accord.services import batches, listings, migrations, tokens, users
+from accord.services import listings, migrations, tokens, users
 from accord.services import search as everywhere
-from accord.services.batches import Mode
 from accord.services.transactions import Database, Transaction, open_database, run
 from legacy_api import Load, LoadRate, Server, Summary, summarize, table
 
-EDGE = "bench"
-USER = "bench"
+EDGE = rest_api.EDGE
+USER = rest_api.USER
 BATCH = rest_api.BATCH
 CREATES_EVERY = rest_api.CREATES_EVERY
 UPSERT_CREATES = BATCH // CREATES_EVERY
@@ -303,56 +297,6 @@ def check_fields(tx: Transaction) -> None:
         raise SystemExit(f"the schema is not the default template's: {sorted(expected)}")
 
 
-def load(
-    database: Database,
-    token: str,
-    code: str,
-    item: Callable[[int], dict[str, object]],
-    count: int,
-    per_transaction: int,
-) -> LoadRate:
-    """Create entries 1..count of a directory, BATCH a call, `per_transaction` a transaction.
-
-    PostgreSQL is analysed whenever the directory has grown by half, as autovacuum would
-    (this machine's runs with it off): with statistics of an emptier table, the check of
-    a batch's unique names reads every name instead of probing the index."""
-    rate = LoadRate()
-    analysed = 0
-    for first in range(1, count + 1, per_transaction):
-        last = min(count, first + per_transaction - 1)
-        started = time.perf_counter()
-        work = functools.partial(_load, token=token, code=code, item=item, first=first, last=last)
-        run(database, work, write=True)
-        rate.seconds += time.perf_counter() - started
-        rate.entries += last - first + 1
-        if rate.entries % 100_000 < per_transaction or last == count:
-            print(f"  {code.lower()}: {last:>9,}, {rate.per_second:,.0f}/s", flush=True)
-        if rate.entries >= 1.5 * analysed or last == count:
-            legacy.refresh_statistics(database)
-            analysed = rate.entries
-    return rate
-
-
-def _load(
-    tx: Transaction,
-    *,
-    token: str,
-    code: str,
-    item: Callable[[int], dict[str, object]],
-    first: int,
-    last: int,
-) -> None:
-    actor = tokens.authenticate_token(tx, token, edge=EDGE).actor
-    directory = tx.schema.directory_by_code(code)
-    for start in range(first, last + 1, BATCH):
-        numbers = range(start, min(last, start + BATCH - 1) + 1)
-        items = [item(n) for n in numbers]
-        outcomes = batches.write_batch(tx, directory, items, mode=Mode.CREATE, actor=actor)
-        ids = [o.entry.id if o.entry else o.error for o in outcomes]
-        if ids != list(numbers):
-            raise SystemExit(f"loading {numbers}: got {ids[:5]}...: start from an empty db")
-
-
 # Query plans of each search shape
 
 
@@ -376,25 +320,12 @@ def query_plans(url: str, token: str, probes: Sequence[Probe]) -> list[legacy.Re
 
         return work
 
-    database = open_database(url, sqlite_synchronous="NORMAL")
-    log = legacy.StatementLog(database.engine)
-    run(database, work_of(PROBES[0], PROBES[0].texts[0]), write=False)  # fill the caches
-    reads = []
-    for probe in probes:
-        with log.capture() as captured:
-            run(database, work_of(probe, probe.texts[0]), write=False)
-        # SQLite's trace reports the statements FTS5 runs inside a query as "-- ...".
-        statements = [s for s in captured if not s.sql.lstrip().startswith("--")]
-        plans = [
-            legacy.Plan(s.sql, legacy._explain(database, s), db_time(database, s))
-            for s in statements
-            if re.search(r"\bentr(y_values|ies|y_texts)\b", s.sql)
-        ]
-        reads.append(
-            legacy.Read(f"{probe.label} ({probe.texts[0]})", [s.sql for s in statements], plans)
-        )
-    database.dispose()
-    return reads
+    return legacy.read_plans(
+        url,
+        [(f"{p.label} ({p.texts[0]})", work_of(p, p.texts[0])) for p in probes],
+        warm=work_of(PROBES[0], PROBES[0].texts[0]),
+        timing=db_time,
+    )
 
 
 def db_time(database: Database, statement: legacy.Statement) -> float:
@@ -403,21 +334,34 @@ def db_time(database: Database, statement: legacy.Statement) -> float:
     return legacy._time_statement(database, statement, repeat=3 if once > 100 else 20)
 
 
-def print_plans(reads: list[legacy.Read]) -> None:
-    print("\nStatements each search runs in its transaction, and plans of those on entries")
-    for read in reads:
-        print(f"- {read.what}: {len(read.statements)} statements")
-        for sql in read.statements:
-            print(f"    {legacy.one_line(sql, 110)}")
-        for plan in read.plans:
-            print(f"  EXPLAIN {legacy.one_line(plan.sql, 800)}")
-            print("  db time alone (execute + fetch, median of 20, or of 3 if slow): ", end="")
-            print(f"{plan.db_ms:.3f} ms")
-            for line in plan.plan:
-                print(f"      {line}")
-
-
 # wrk
+
+
+@dataclass(frozen=True, slots=True)
+class Operation(rest_api.ApiOperation):
+    """`mode`: floor, read, create or upsert."""
+
+    probe: Probe | None = None
+
+    @property
+    def expect(self) -> str:
+        """What a reply must hold: an entry (a page), a directory (/search)."""
+        if self.probe is None:
+            return '"success":true' if self.on_floor else ""
+        return '"results":[{' if self.probe.how == "search" else '"items":[{'
+
+
+OPERATIONS = (
+    Operation("floor", "floor: Starlette, constant JSON", "floor"),
+    *(Operation(p.key, p.label, "read", probe=p) for p in PROBES),
+    Operation("create", "create POST /contacts", "create"),
+    Operation("upsert", "batch upsert of 1000 companies", "upsert", entries_per_request=BATCH),
+)
+GROUPS = {
+    "search": [p.key for p in PROBES],
+    "writes": ["create", "upsert"],
+}
+
 
 LUA = (
     r"""
@@ -502,7 +446,6 @@ function request()
 end
 
 function response(status, headers, body)
-  responses = responses + 1
   local ok
   if mode == "create" then
     ok = status == 201
@@ -514,63 +457,12 @@ function response(status, headers, body)
   else
     ok = status == 200 and (expect == "" or string.find(body, expect, 1, true) ~= nil)
   end
-  if not ok then
-    failures = failures + 1
-    if first_failure == "" then first_failure = status .. " " .. string.sub(body, 1, 200) end
-  end
+  tally(ok, status, body)
 end
-
 """
+    + rest_api.LUA_TALLY
     + legacy.LUA_DONE
 )
-
-
-@dataclass(frozen=True, slots=True)
-class Operation:
-    key: str
-    label: str
-    mode: str
-    """floor, read, create or upsert."""
-    probe: Probe | None = None
-    entries_per_request: int = 1
-
-    @property
-    def on_floor(self) -> bool:
-        return self.mode == "floor"
-
-    @property
-    def writes(self) -> bool:
-        return self.mode in ("create", "upsert")
-
-    @property
-    def expect(self) -> str:
-        """What a reply must hold: an entry (a page), a directory (/search)."""
-        if self.probe is None:
-            return '"success":true' if self.on_floor else ""
-        return '"results":[{' if self.probe.how == "search" else '"items":[{'
-
-
-OPERATIONS = (
-    Operation("floor", "floor: Starlette, constant JSON", "floor"),
-    *(Operation(p.key, p.label, "read", p) for p in PROBES),
-    Operation("create", "create POST /contacts", "create"),
-    Operation("upsert", "batch upsert of 1000 companies", "upsert", entries_per_request=BATCH),
-)
-GROUPS = {
-    "search": [p.key for p in PROBES],
-    "writes": ["create", "upsert"],
-}
-
-
-def chosen(keys: list[str] | None) -> tuple[Operation, ...]:
-    """The operations `--only` names (keys or groups), the floor first; all without it."""
-    if keys is None:
-        return OPERATIONS
-    wanted = {k for key in keys for k in GROUPS.get(key, [key])}
-    unknown = wanted - {op.key for op in OPERATIONS}
-    if unknown:
-        raise SystemExit(f"--only: no operation {', '.join(sorted(unknown))}")
-    return tuple(op for op in OPERATIONS if op.on_floor or op.key in wanted)
 
 
 @dataclass(frozen=True, slots=True)
@@ -611,44 +503,18 @@ class Wrk:
 
 
 def run_wrk(wrk: Wrk, port: int, op: Operation, connections: int, seconds: float, tag: str) -> Load:
-    command = [
-        "wrk",
-        f"-t{min(wrk.threads, connections)}",
-        f"-c{connections}",
-        f"-d{max(1, round(seconds))}s",
-        "--latency",
-        "--timeout",
-        "60s",
-        "-s",
-        str(wrk.folder / "search.lua"),
-        f"http://127.0.0.1:{port}/",
-        "--",
+    arguments = [
         "read" if op.on_floor else op.mode,
         str(wrk.spec(op)),
         wrk.token,
         f"{wrk.tag}{tag}",
         op.expect,
     ]
-    done = subprocess.run(command, capture_output=True, text=True, check=False)
-    match = re.search(r"^BENCH (\{.*\})$", done.stdout, re.MULTILINE)
-    if done.returncode != 0 or match is None:
-        raise SystemExit(f"wrk failed ({done.returncode}):\n{done.stdout}\n{done.stderr}")
-    figures = json.loads(match.group(1))
-    failure = re.search(r"^BENCH-FIRST-FAILURE (.*)$", done.stdout, re.MULTILINE)
-    if failure:
-        print(f"  ! {op.label}: {figures['failures']} failed replies, first: {failure.group(1)}")
-    if figures["requests"] == 0:  # its latencies read 0: left out of the medians
+    script = wrk.folder / "search.lua"
+    load = rest_api.run_script(script, port, op.label, arguments, wrk.threads, connections, seconds)
+    if load.requests == 0:  # its latencies read 0: left out of the medians
         print(f"  ! {op.label}, -c{connections}: no reply within the {seconds:g} s run")
-    return Load(
-        requests=figures["requests"],
-        seconds=figures["duration_us"] / 1e6,
-        failures=figures["failures"],
-        errors=figures["errors"],
-        p50_ms=figures["p50_us"] / 1000,
-        p90_ms=figures["p90_us"] / 1000,
-        p99_ms=figures["p99_us"] / 1000,
-        max_ms=figures["max_us"] / 1000,
-    )
+    return load
 
 
 def answered(loads: list[Load]) -> list[Load]:
@@ -872,45 +738,6 @@ def print_data_set(data: DataSet, held: dict[str, dict[str, int]]) -> None:
     print(table(["search", "entries", "texts (one per request, in turn)"], rows))
 
 
-def print_load_table(
-    operations: Sequence[Operation],
-    summaries: dict[str, Summary],
-    connections: dict[str, int],
-    rounds: int,
-) -> None:
-    floor = summaries["floor"].rps
-    rows = [
-        [
-            op.label,
-            f"-c{connections[op.key]}",
-            f"{s.rps:,.1f}" if s.rps < 100 else f"{s.rps:,.0f}",
-            f"{s.rps * op.entries_per_request:,.0f}" if op.writes else "",
-            legacy.ms(s.p50_ms),
-            legacy.ms(s.p99_ms),
-            f"{s.rps / floor:.3f}" if s.rps / floor < 0.1 else f"{s.rps / floor:.2f}",
-            legacy.ms(s.single_p50_ms),
-            legacy.ms(s.single_p99_ms),
-            f"{s.failures}/{s.errors}",
-        ]
-        for op in operations
-        for s in [summaries[op.key]]
-    ]
-    print(f"\nHTTP load (medians of {rounds} rounds; under load and with one connection)")
-    headers = [
-        "operation",
-        "conns",
-        "req/s",
-        "entries/s",
-        "p50 ms",
-        "p99 ms",
-        "vs floor",
-        "p50 ms c1",
-        "p99 ms c1",
-        "failed/errors",
-    ]
-    print(table(headers, rows))
-
-
 def print_targets(
     summaries: dict[str, Summary], before: dict[str, Any] | None, connections: int
 ) -> list[list[str]]:
@@ -955,10 +782,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--quick", action="store_true", help="50,000 of each, 1 short round (about 2 minutes)"
     )
-    parser.add_argument(
-        "--database-url",
-        help="SQLAlchemy URL of an empty database (default: SQLite in a temporary folder)",
-    )
+    legacy.add_database_option(parser)
     parser.add_argument(
         "--reuse",
         action="store_true",
@@ -967,15 +791,11 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--per-transaction", type=int, default=5000, help="entries per load transaction"
     )
-    parser.add_argument("--duration", type=float, default=10, help="seconds per wrk run")
-    parser.add_argument("--single-duration", type=float, default=5, help="0: no -c1 runs")
-    parser.add_argument("--warmup", type=float, default=2, help="seconds of wrk per operation")
-    parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--connections", type=int, default=8, help="for the searches")
-    parser.add_argument("--write-connections", type=int, default=2, help="for the writes")
-    parser.add_argument("--threads", type=int, default=1)
-    parser.add_argument(
-        "--sqlite-synchronous", default="FULL", help="ACCORD_SQLITE_SYNCHRONOUS for the server"
+    rest_api.add_load_options(
+        parser,
+        reads="for the searches",
+        writes_option="--write-connections",
+        writes="for the writes",
     )
     parser.add_argument("--no-explain", action="store_true", help="no query plans")
     parser.add_argument(
@@ -992,39 +812,32 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         type=Path,
         help="a --json file of an earlier run: the writes' slowdown since (the 15 %% target)",
     )
-    args = parser.parse_args(argv)
-    if args.quick:
-        args.entries = 50_000
-        args.rounds, args.duration, args.single_duration, args.warmup = 1, 4, 2, 1
-    if args.entries < 2 * BATCH:
-        raise SystemExit(f"--entries: at least {2 * BATCH}")
-    return args
+    return rest_api.parse_sized(parser, argv, "entries")
 
 
 def bench(args: argparse.Namespace, folder: Path) -> dict[str, Any]:
-    url = args.database_url or f"sqlite:///{folder / 'bench.db'}"
-    sync = f", synchronous={args.sqlite_synchronous}" if url.startswith("sqlite") else ""
-    print(
-        f"Accord search benchmark: {args.entries:,} contacts and {args.entries:,} companies\n"
-        f"  database {legacy.describe(url)}{sync}\n"
-        f"  {legacy.wrk_version()} -t{args.threads} -c{args.connections} (searches), "
-        f"-c{args.write_connections} (writes), -d{args.duration:g}s, {args.rounds} rounds; "
-        f"Python {platform.python_version()}; {os.cpu_count()} cores; {legacy.load_average()}",
-        flush=True,
-    )
+    url = legacy.database_url(args, folder)
+    title = f"Accord search benchmark: {args.entries:,} contacts and {args.entries:,} companies"
+    connections_line = f"-c{args.connections} (searches), -c{args.write_connections} (writes),"
+    legacy.print_header(title, url, args, connections_line)
     data = DataSet(args.entries)
-    operations = chosen(args.only)
+    operations = rest_api.chosen(args.only, OPERATIONS, GROUPS)
     database = open_database(url, sqlite_synchronous="NORMAL")
     token = prepare(database, reuse=args.reuse, entries=args.entries)
     rates: dict[str, LoadRate] = {}
     if not args.reuse:
-        print(
-            f"\nLoading through services.batches.write_batch (store.bulk), {BATCH:,} a call,"
-            f" {args.per_transaction:,} a transaction",
-            flush=True,
-        )
+        rest_api.announce_load(args.per_transaction)
         for code, item in ((COMPANIES, data.company), (CONTACTS, data.contact)):
-            rates[code] = load(database, token, code, item, args.entries, args.per_transaction)
+            rates[code] = rest_api.load_entries(
+                database,
+                token,
+                code,
+                item,
+                args.entries,
+                args.per_transaction,
+                progress=code.lower() + ": {last:>9,}",
+                growth=1.5,
+            )
     database.dispose()
     held = matches(data)
     probes = [op.probe for op in operations if op.probe is not None]
@@ -1036,47 +849,39 @@ def bench(args: argparse.Namespace, folder: Path) -> dict[str, Any]:
     connections = {
         op.key: args.write_connections if op.writes else args.connections for op in operations
     }
-    loads: dict[str, list[Load]] = {op.key: [] for op in operations}
-    singles: dict[str, list[Load]] = {op.key: [] for op in operations}
     os.environ["ACCORD_API_RATE_LIMIT"] = "0"
-    with ExitStack() as stack:
-        accord = legacy.accord_server(stack, url, args.sqlite_synchronous, folder)
-        floor = legacy.floor_server(stack, folder)
-        sanity_checks(accord, wrk, operations, held, reuse=args.reuse)
-        print(f"\nServers: accord pid {accord.pid}, floor pid {floor.pid}. Warming up", flush=True)
-        for op in operations:
-            port = floor.port if op.on_floor else accord.port
-            run_wrk(wrk, port, op, connections[op.key], args.warmup, "w")
-        for round_ in range(1, args.rounds + 1):
-            for op in operations:
-                port = floor.port if op.on_floor else accord.port
-                load_ = run_wrk(wrk, port, op, connections[op.key], args.duration, f"r{round_}")
-                loads[op.key].append(load_)
-                line = f"  round {round_} {op.label:32} {load_.rps:9,.1f} req/s"
-                line += f"  p50 {load_.p50_ms:8.2f} ms  p99 {load_.p99_ms:8.2f} ms"
-                if args.single_duration > 0:
-                    # An upsert can take a second or two: as long a run as under load.
-                    seconds = args.duration if op.mode == "upsert" else args.single_duration
-                    single = run_wrk(wrk, port, op, 1, seconds, f"s{round_}")
-                    singles[op.key].append(single)
-                    line += f"  | c1 {single.rps:8,.1f} req/s p50 {single.p50_ms:7.2f} ms"
-                print(line, flush=True)
-        rss = legacy.proc_status(accord.pid)
-
-    summaries = {key: summarize(loads[key], answered(singles[key])) for key in loads}
+    check = functools.partial(
+        sanity_checks, wrk=wrk, operations=operations, held=held, reuse=args.reuse
+    )
+    widths = legacy.LineWidths(label=32, ms=8, decimals=1)
+    # An upsert can take a second or two: as long a -c1 run as under load.
+    as_long = {"upsert"}
+    run = functools.partial(run_wrk, wrk)
+    measured = legacy.measure(
+        operations, run, connections, args, folder, check=check, widths=widths, as_long=as_long
+    )
+    summaries = {
+        key: summarize(loads, answered(measured.singles[key]))
+        for key, loads in measured.loads.items()
+    }
     print(f"\nMachine at the end: {legacy.load_average()}")
     for code, rate in rates.items():
         print(f"Load rate, {code.lower()}: {rate.entries:,} in {rate.seconds:.1f} s, ", end="")
         print(f"{rate.per_second:,.0f} entries/s through the batches service")
     if probes:
         print_data_set(data, held)
-    print_load_table(operations, summaries, connections, args.rounds)
-    print(f"Accord server after the run: RSS {legacy.mib(rss['VmRSS'])} MiB, ", end="")
-    print(f"of which its own (RssAnon) {legacy.mib(rss['RssAnon'])} MiB")
+    rest_api.print_load_table(operations, summaries, connections, args.rounds, read_entries=False)
+    legacy.print_memory(measured.rss, mapped=False)
     before = json.loads(args.before.read_text())["http"] if args.before else None
     targets = print_targets(summaries, before, args.connections)
     if reads:
-        print_plans(reads)
+        legacy.print_plans(
+            reads,
+            subject="search",
+            width=800,
+            timing="median of 20, or of 3 if slow",
+            pre_ping=False,
+        )
     relations, entries, how = sizes(url)
     size_figures = print_sizes(relations, entries, how, sqlite_statistics(url))
     return {
@@ -1084,9 +889,7 @@ def bench(args: argparse.Namespace, folder: Path) -> dict[str, Any]:
         "entries": args.entries,
         "load": {code: asdict(rate) for code, rate in rates.items()},
         "matches": held,
-        "http": {key: asdict(s) for key, s in summaries.items()},
-        "rounds": {key: [asdict(x) for x in loads[key]] for key in loads},
-        "rounds_c1": {key: [asdict(x) for x in singles[key]] for key in singles},
+        **legacy.http_figures(summaries, measured),
         "targets": targets,
         "reads": [asdict(r) for r in reads],
         "sizes": size_figures,
@@ -1094,14 +897,7 @@ def bench(args: argparse.Namespace, folder: Path) -> dict[str, Any]:
 
 
 def main() -> None:
-    args = parse_args()
-    if shutil.which("wrk") is None:
-        raise SystemExit("wrk is not installed: apt-get install -y wrk")
-    with tempfile.TemporaryDirectory(prefix="accord-search-bench-") as folder:
-        figures = bench(args, Path(folder))
-    if args.json:
-        args.json.write_text(json.dumps(figures, indent=2, default=str, ensure_ascii=False))
-        print(f"\nfigures written to {args.json}")
+    legacy.run_bench(parse_args(), bench, "accord-search-bench-", ensure_ascii=False)
 
 
 if __name__ == "__main__":
