@@ -943,7 +943,10 @@ class StatementLog:
     def record(self, sql: str, parameters: Any) -> None:
         skip = ("BEGIN", "COMMIT", "ROLLBACK", "PRAGMA", "SAVEPOINT", "RELEASE")
         if self.recording and not sql.lstrip().upper().startswith(skip):
-            self.statements.append(Statement(sql, parameters))
+            # A list of values (the driver's own calls) is passed on as a tuple: SQLAlchemy
+            # takes a list for several rows.
+            shown = tuple(parameters) if isinstance(parameters, list) else parameters
+            self.statements.append(Statement(sql, shown))
 
     def _install(self, dbapi_connection: Any, _record: Any) -> None:
         if isinstance(dbapi_connection, sqlite3.Connection):
