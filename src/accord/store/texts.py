@@ -12,11 +12,10 @@ with" is a phrase too, and as selective as its first characters: FTS5's own `^` 
 the place of every text that holds the piece (35 ms for a surname, held by one name in
 16 at a million contacts but at the start of none).
 
-PostgreSQL: a table of (entry row, field id, text) with a GIN index of the field and
-the text's `pg_trgm` trigrams, which serves `LIKE '%piece%'` and `LIKE 'piece%'` on
-some fields (rechecking each match). Its planner misjudges how many texts hold a piece,
-so `listing` counts them (up to a bound) to choose between starting from them and
-walking the directory.
+PostgreSQL: a table of (entry row, field id, text) with a GIN index of its `pg_trgm`
+trigrams, which serves `LIKE '%piece%'` and `LIKE 'piece%'` (rechecking each match).
+Its planner misjudges how many texts hold a piece, so `listing` counts them (up to a
+bound) to choose between starting from them and walking the directory.
 
 Both are written in the same transaction as the entry (`replace`), by the services'
 single and batch writes alike.

@@ -8,9 +8,8 @@ Create Date: 2026-12-07
 value index): linear in the directory, seconds at a million entries. The text index
 (`store.texts`) holds each text value of each entry in its search form
 (`domain.text.search_form`), whole, under an index of its trigrams: SQLite's FTS5 with
-the trigram tokenizer, PostgreSQL's `pg_trgm` led by the field (`btree_gin`; both trusted
-extensions: the database's owner may create them). This migration builds it from the
-entries there are.
+the trigram tokenizer, PostgreSQL's `pg_trgm` (a trusted extension: the database's owner
+may create it). This migration builds it from the entries there are.
 """
 
 from collections.abc import Iterator, Sequence
