@@ -1,11 +1,12 @@
 """Pages of entries: a bound condition, an order and a position, compiled to one query.
 
-Conditions test the value index with correlated EXISTS probes, which every database
-runs as index lookups. Which side drives the plan matters at a million entries: walking
-the directory in order and probing each entry finds a page fast when matches are many,
-and starting from the value index wins when they are few. PostgreSQL's planner knows
-from its statistics; SQLite has none, so `_drive_key` asks the index how many entries a
-key holds (a capped count) and, when few, makes the query start from them.
+Conditions test the value index (pieces of text: the text index, `store.texts`) with
+correlated EXISTS probes, which every database runs as index lookups. Which side drives
+the plan matters at a million entries: walking the directory in order and probing each
+entry finds a page fast when matches are many, and starting from the index wins when
+they are few. PostgreSQL's planner knows from its statistics, but for pieces of text;
+SQLite has none. So there `_drive_key` asks the index how many entries a key, a prefix
+or a piece holds (a capped count) and, when few, makes the query start from them.
 
 "Few" depends on the page: walking the directory in id order costs about `limit` x
 (entries / holders) probes, starting from the holders about one row each (then a sort),
