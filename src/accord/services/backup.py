@@ -6,7 +6,8 @@ from typing import Any
 
 from accord.domain.entries import Entry
 from accord.domain.schema import Schema
-from accord.domain.values import index_keys, indexed_text
+from accord.domain.values import index_keys
+from accord.services.entries import text_rows
 from accord.services.transactions import Database, Transaction, run
 from accord.store import backup as store
 
@@ -110,12 +111,11 @@ def expected_index_rows(schema: Schema, entry: Entry) -> set[store.IndexRow]:
 
 
 def expected_texts(schema: Schema, entry: Entry) -> set[tuple[int, str]]:
-    """The text index rows an entry's values call for: (field id, text in search form)."""
-    found = (
-        (f.id, indexed_text(f, entry.values.get(f.code)))
-        for f in schema.fields_of(schema.directory(entry.directory_id))
-    )
-    return {(field_id, text) for field_id, text in found if text is not None}
+    """The text index rows an entry's values call for: (field id, text in search form),
+    as the writes compute them (`entries.text_rows`)."""
+    fields = schema.fields_of(schema.directory(entry.directory_id))
+    rows = text_rows(entry.row, fields, entry.values)
+    return {(field_id, text) for _, field_id, text in rows if text is not None}
 
 
 def _compare(

@@ -309,7 +309,8 @@ def _filters(
 
 
 Drivable = KeysIn | KeyPrefix | TextHas
-"""A condition whose holders an index lists (SQLite may start a query from them)."""
+"""A condition whose holders an index lists, so a query may start from them (`_drivable`:
+which, on each database)."""
 
 
 def _drive_key(
@@ -352,9 +353,7 @@ def _drivable(condition: Condition, dialect: str) -> TypeGuard[Drivable]:
     return isinstance(condition, KeyPrefix) or _indexable(condition)
 
 
-def _holders_of(
-    directory_id: int, condition: Drivable, dialect: str = "sqlite"
-) -> sa.Select[tuple[int]]:
+def _holders_of(directory_id: int, condition: Drivable, dialect: str) -> sa.Select[tuple[int]]:
     """The row keys of the entries that hold `condition`, as an index lists them (with
     repeats, for a piece of text found in several fields)."""
     if isinstance(condition, KeysIn):
