@@ -450,7 +450,9 @@ class _Batch:
     ) -> None:
         keys, stored = self.values.keys, self.values.stored
         added = [k for entry in created for f in stored for k in keys(entry, f)]
-        written = [r for entry in created for r in text_rows(entry.row, stored, entry.values)]
+        written = [
+            r for entry in created for r in text_rows(entry.row, stored, entry.values, created=True)
+        ]
         removed: list[bulk.IndexKey] = []
         for (before, diff), after in zip(changed, updated, strict=True):
             assert before is not None

@@ -246,7 +246,7 @@ def _insert(
     stored = _stored_fields(schema, directory)
     rows = [r for f in stored for r in _index_rows(f, values)]
     store.update_index(tx.connection, entry.row, added=rows)
-    texts.replace(tx.connection, text_rows(entry.row, stored, values))
+    texts.replace(tx.connection, text_rows(entry.row, stored, values, created=True))
     entry = with_names(tx, directory, [entry])[0]
     fields = [f for f in _stored_fields(schema, directory) if f.code in values]
     history.append(
@@ -477,14 +477,20 @@ def _index_rows(field: Field, values: Mapping[str, StoredValue]) -> list[IndexRo
 
 
 def text_rows(
-    entry_row: int, fields: Iterable[Field], values: Mapping[str, StoredValue]
+    entry_row: int,
+    fields: Iterable[Field],
+    values: Mapping[str, StoredValue],
+    *,
+    created: bool = False,
 ) -> list[texts.TextRow]:
-    """The entry's rows of the text index for these fields (None: none any more)."""
-    return [
+    """The entry's rows of the text index for these fields (None: none any more). A
+    `created` entry had none, so its empty fields have nothing to remove."""
+    rows = [
         (entry_row, f.id, indexed_text(f, values.get(f.code)))
         for f in fields
         if f.type in SEARCHED_TYPES
     ]
+    return [row for row in rows if row[2] is not None] if created else rows
 
 
 def _name_of(schema: Schema, directory: Directory, values: Mapping[str, StoredValue]) -> str:
