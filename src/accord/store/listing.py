@@ -28,7 +28,7 @@ own (linear) and tests the candidates the planned ones leave, one index lookup e
 """
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, TypeGuard
 
 import sqlalchemy as sa
@@ -49,7 +49,7 @@ from accord.domain.query import (
     TextHas,
 )
 from accord.domain.text import search_form
-from accord.store import driver, texts
+from accord.store import driver, text_page, texts
 from accord.store import tables as t
 from accord.store.entries import COLUMNS, entry_from_row
 
@@ -71,7 +71,6 @@ _OPS = {
     "gt": "__gt__",
     "ge": "__ge__",
 }
-_TOP = "\U0010ffff"
 _BEFORE_EVERY_ROW, _PAST_EVERY_ROW = -1, 2**63 - 1
 """Row keys below and above every entry's (a page in id order with no cursor starts
 there, up or down)."""
@@ -185,20 +184,11 @@ def _in_text_order(
         else:
             low = texts.text_row(entry_row, texts.MAX_FIELD_ID) + 1
     others = [c for c in _distinct(_required(condition)) if c != piece]
-    x = _X.alias("x")
-    row = x.c.rowid
-    query = (
-        sa.select(row, *COLUMNS)
-        .select_from(x.join(t.entries, _E.pk == row.op(">>")(texts.FIELD_BITS)))
-        .where(x.c.text.op("MATCH")(texts.phrase(piece.piece, at_start=piece.at_start)))
-        .where(row.op("&")(texts.MAX_FIELD_ID).in_(piece.field_ids))
-        .where(*(_where(c, "sqlite") for c in others))
-        .order_by(row.desc() if descending else row.asc())
-    )
+    read = _text_matches(connection, piece, others, descending)
     found: dict[int, Entry] = {}
     while True:
         asked = 2 * (limit - len(found)) + 1  # an entry may match in several fields
-        rows = connection.execute(query.where(row >= low, row < high).limit(asked)).all()
+        rows = read(low, high, asked)
         for r in rows:
             found.setdefault(r[0] >> texts.FIELD_BITS, entry_from_row(r[1:]))
         if len(found) >= limit or len(rows) < asked:
@@ -210,6 +200,38 @@ def _in_text_order(
             low = texts.text_row(last, texts.MAX_FIELD_ID) + 1
     entries = list(found.values())[:limit]
     return [(entry, (entry.id,)) for entry in entries]
+
+
+def _text_matches(
+    connection: sa.Connection, piece: TextHas, others: list[Condition], descending: bool
+) -> Callable[[int, int, int], Sequence[Sequence[Any]]]:
+    """How `_in_text_order` reads (rowid, entry columns...) of up to n matches of `piece`
+    holding `others`, with rowids from `low` and below `high`: on the driver when
+    `text_page` writes the conditions (the searches people type), else built here."""
+    statement = text_page.page_statement(piece, others, descending=descending)
+    if statement is not None:
+        sql, params = statement
+
+        def on_driver(low: int, high: int, n: int) -> Sequence[Sequence[Any]]:
+            rows = driver.execute(connection, sql, (*params, low, high, n))
+            return [(row[0], *driver.decoded_entry_row(row[1:])) for row in rows]
+
+        return on_driver
+    x = _X.alias("x")
+    row = x.c.rowid
+    query = (
+        sa.select(row, *COLUMNS)
+        .select_from(x.join(t.entries, _E.pk == row.op(">>")(texts.FIELD_BITS)))
+        .where(x.c.text.op("MATCH")(texts.phrase(piece.piece, at_start=piece.at_start)))
+        .where(row.op("&")(texts.MAX_FIELD_ID).in_(piece.field_ids))
+        .where(*(_where(c, "sqlite") for c in others))
+        .order_by(row.desc() if descending else row.asc())
+    )
+
+    def built(low: int, high: int, n: int) -> Sequence[Sequence[Any]]:
+        return connection.execute(query.where(row >= low, row < high).limit(n)).all()
+
+    return built
 
 
 def _text_rows_of(directory_id: int) -> tuple[int, int]:
@@ -505,7 +527,7 @@ def _holds(
 
 
 def _prefix(key: sa.ColumnElement[str], prefix: str) -> list[sa.ColumnElement[bool]]:
-    return [key >= prefix, key < prefix + _TOP]
+    return [key >= prefix, key < prefix + text_page.TOP]
 
 
 def _text_probe(condition: TextHas, dialect: str) -> sa.ColumnElement[bool]:
