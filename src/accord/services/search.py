@@ -17,8 +17,9 @@ MAX_TEXT = 200
 MAX_LIMIT = 20
 DEFAULT_LIMIT = 5
 MAX_DIRECTORIES = 20
-"""The most directories one search reads (two queries each at most), so a request never
-fans out without bound: with more visible, the first ones as listed; others by name."""
+"""The most directories one search reads (two ranks each, a few statements a rank), so a
+request never fans out without bound: with more visible, the first ones as listed;
+others by name."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,8 +51,8 @@ def search_directories(
     order directories are listed; directories without a match are left out.
 
     A name that is unknown, or of a directory the actor may not view, names nothing (no
-    error), so a search never tells which directories exist. At most two queries per
-    directory (a rank each), at most `MAX_DIRECTORIES` directories.
+    error), so a search never tells which directories exist. Two ranks per directory at
+    most (each a page of `listing`), at most `MAX_DIRECTORIES` directories.
     """
     trimmed = _checked_text(text)
     if not 1 <= limit <= MAX_LIMIT:

@@ -133,6 +133,7 @@ def test_one_query_per_directory_searched(api: Api, db: Database) -> None:
         with statements(db) as sent:
             api.ok("GET", "/search", params={"q": "a", "directories": directories})
         reads[directories] = [s for s in sent if "entry_texts" in s]
-    # At most two a directory: the names that start with the text, then the others.
-    assert 1 <= len(reads["CLIENTS"]) <= 2
-    assert 4 <= len(reads["CLIENTS,CONTACTS,PRODUCTS,TRANSACTIONS"]) <= 8
+    # A rank at a time (the names that start with the text, then the others), each in at
+    # most three statements (PostgreSQL: the next ids first, then a count and a page).
+    assert 1 <= len(reads["CLIENTS"]) <= 2 * 3
+    assert 4 <= len(reads["CLIENTS,CONTACTS,PRODUCTS,TRANSACTIONS"]) <= 4 * 2 * 3
