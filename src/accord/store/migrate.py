@@ -39,9 +39,7 @@ def analyse(connection: sa.Connection) -> None:
     tables, which is right for these."""
     connection.exec_driver_sql("ANALYZE")
     if connection.dialect.name == "sqlite":
-        connection.exec_driver_sql(
-            "DELETE FROM sqlite_stat1 WHERE tbl GLOB 'entry_texts_*'"
-        )
+        connection.exec_driver_sql("DELETE FROM sqlite_stat1 WHERE tbl GLOB 'entry_texts_*'")
         connection.exec_driver_sql("ANALYZE sqlite_schema")  # reload what is left
 
 
