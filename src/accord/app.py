@@ -1,29 +1,31 @@
 """The application: `create_app(settings)` wires the edges to one database."""
 
 import itertools
-import logging
 import os
 import re
 import time
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
+from urllib.parse import unquote_plus
 
 from fastapi import FastAPI
-from starlette.routing import Route
+from starlette.routing import BaseRoute, Mount, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from accord import logs
 from accord.api import router as api
 from accord.api.guard import Guard
 from accord.api.health import Health
+from accord.api.metrics import UNROUTED, Metrics
 from accord.api.ratelimit import AuthFailureLimit, RateLimit
 from accord.jobs.worker import JobWorker
-from accord.legacy.routes import LegacyContext
+from accord.legacy.commands import COMMANDS
+from accord.legacy.routes import API_PATH as LEGACY_API_PATH
+from accord.legacy.routes import FORM, LegacyContext
 from accord.legacy.routes import routes as legacy_routes
 from accord.services.throttle import FailureThrottle
 from accord.services.transactions import Database, open_database
 from accord.settings import Settings
-
-access_log = logging.getLogger("accord.access")
 
 
 def create_app(settings: Settings, *, database: Database | None = None) -> FastAPI:
@@ -46,6 +48,9 @@ def create_app(settings: Settings, *, database: Database | None = None) -> FastA
             worker.stop()
         if owns_database:
             db.dispose()
+        # Uvicorn ends a process it stopped on a signal by that signal again, which runs
+        # no exit handlers: the access lines of the last requests are written here.
+        logs.flush()
 
     app = _App(
         title="Accord",
@@ -83,6 +88,9 @@ def create_app(settings: Settings, *, database: Database | None = None) -> FastA
     # The probes take no token and sit outside the API's prefix (and so its guard).
     probes = Health(db, jobs=None if worker is None else lambda: worker.alive)
     app.router.routes[0:0] = probes.routes()
+    metrics = Metrics(db) if settings.metrics else None
+    if metrics is not None:
+        app.router.routes[0:0] = metrics.routes()
     if settings.api_rate_limit:
         app.add_middleware(
             RateLimit,
@@ -99,22 +107,32 @@ def create_app(settings: Settings, *, database: Database | None = None) -> FastA
             exempt=[f"{api.PREFIX}/docs", str(app.openapi_url)],
         )
     # Outside the REST API's own layers (rate limits), which a legacy call only passed
-    # through; inside the access log.
+    # through.
     app.add_middleware(LegacyFirst, routes=legacy)
-    if settings.access_log:
-        app.add_middleware(AccessLog)
+    if settings.access_log or metrics is not None:
+        app.observe = Observe(
+            access_log=settings.access_log,
+            metrics=metrics,
+            legacy_paths=[route.path for route in legacy],
+            routes=app.router.routes,
+            max_request_bytes=settings.max_request_bytes,
+        )
     return app
 
 
 class _App(FastAPI):
     """FastAPI, with `ReplyHeaders` around all of its layers: even the 500 its outermost
-    layer answers for a crash carries them."""
+    layer answers for a crash carries them (and is in the access log and the metrics)."""
 
     public: tuple[str, ...] = ()
     """Paths (and what is under them) whose replies a cache may keep."""
+    observe: "Observe | None" = None
+    """What the access log and the metrics learn of every request (None: neither is on)."""
 
     def build_middleware_stack(self) -> ASGIApp:
-        return ReplyHeaders(super().build_middleware_stack(), public=self.public)
+        return ReplyHeaders(
+            super().build_middleware_stack(), public=self.public, observe=self.observe
+        )
 
 
 REQUEST_ID = "request_id"
@@ -127,15 +145,23 @@ class ReplyHeaders:
 
     - `X-Request-Id`: the client's own, if it sent one of 1 to 128 visible ASCII
       characters, else a new one (16 hex digits: the process's random prefix and a
-      count); the id is in the scope's `state` for the layers within (the access log);
+      count); the id is in the scope's `state` for the layers within (the access log),
+      and in `logs.REQUEST_ID` for every line logged while the request is served;
     - `X-Content-Type-Options: nosniff`, and `Cache-Control: no-store` on every reply but
       those of the `public` paths (and what is under them): the others may carry users'
       data or a credential, and no cache on the way may keep them. A header the reply
       already has is left as it is.
+
+    And, when `observe` is given, the request's status and time go to it once the reply
+    has gone: one layer, one wrapped `send`, for the headers, the access log and the
+    metrics (a layer of its own cost a legacy point read ~3 %).
     """
 
-    def __init__(self, app: ASGIApp, *, public: Sequence[str]) -> None:
+    def __init__(
+        self, app: ASGIApp, *, public: Sequence[str], observe: "Observe | None" = None
+    ) -> None:
         self.app = app
+        self.observe = observe
         self.public = frozenset(public)
         self.public_under = tuple(path.rstrip("/") + "/" for path in public)
         # A new id: this process's own random prefix and a count (os.urandom on every
@@ -152,14 +178,17 @@ class ReplyHeaders:
                 break
         else:
             raw = b"%s%08x" % (self.prefix, next(self.numbers) & 0xFFFFFFFF)
-        scope.setdefault("state", {})[REQUEST_ID] = raw.decode()
+        scope.setdefault("state", {})[REQUEST_ID] = text = raw.decode()
         request_id = (b"x-request-id", raw)
         path: str = scope["path"]
         public = path in self.public or path.startswith(self.public_under)
         wanted = PUBLIC_HEADERS if public else PRIVATE_HEADERS
+        status = 0
 
         async def sending(message: Message) -> None:
+            nonlocal status
             if message["type"] == "http.response.start":
+                status = message["status"]
                 headers = message.get("headers", ())
                 # Header names are lower case in replies (Starlette writes them so).
                 names = [name for name, _ in headers]
@@ -167,7 +196,25 @@ class ReplyHeaders:
                 message = {**message, "headers": [*headers, *missing, request_id]}
             await send(message)
 
-        await self.app(scope, receive, sending)
+        observe = self.observe
+        serving = logs.REQUEST_ID.set(text)
+        if observe is None:
+            try:
+                await self.app(scope, receive, sending)
+            finally:
+                logs.REQUEST_ID.reset(serving)
+            return
+        started, failed = time.perf_counter(), False
+        body = observe.body_of(scope)
+        try:
+            await self.app(scope, receive if body is None else body.receiving(receive), sending)
+        except Exception:
+            failed = True
+            raise
+        finally:
+            logs.REQUEST_ID.reset(serving)
+            seconds = time.perf_counter() - started
+            observe.done(scope, status or 500 * failed, failed, seconds, text, body)
 
 
 NOSNIFF = (b"x-content-type-options", b"nosniff")
@@ -196,44 +243,120 @@ class LegacyFirst:
             await route.handle(scope, receive, send)
 
 
-class AccessLog:
-    """One line per request: method, path, the legacy command, status, time and request id.
+class Observe:
+    """What becomes of a request once answered: its access line (`access_log`), and its
+    count in the `metrics`, by route template and, on the legacy servlet, by command.
 
-    Never the query string or the body: they carry the API key and users' data.
+    The access line: method, path, the legacy command, status, time and request id; never
+    the query string or the body, which carry the API key and users' data. A legacy call
+    names its command in the query or in a form body (the body's wins, as the servlet
+    reads them): the body of a legacy POST is looked at as it passes (`body_of`).
     """
 
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
+    def __init__(
+        self,
+        *,
+        access_log: bool,
+        metrics: Metrics | None,
+        legacy_paths: Sequence[str],
+        routes: Sequence[BaseRoute],
+        max_request_bytes: int,
+    ) -> None:
+        self.access_log = access_log
+        self.metrics = metrics
+        self.legacy_paths = frozenset(legacy_paths)
+        self.max_request_bytes = max_request_bytes
+        # FastAPI's router notes the route it chose in the scope only for its own routes;
+        # for a plain route (the direct reads, the probes) or a mount, the scope holds
+        # the endpoint the route called.
+        self.templates = {
+            getattr(route, "endpoint", None) or getattr(route, "app", None): route.path
+            for route in routes
+            if isinstance(route, Route | Mount)
+        }
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        started, status = time.perf_counter(), 0
+    def body_of(self, scope: Scope) -> "FormBody | None":
+        """What keeps a legacy form body as it passes (None: not a legacy form POST)."""
+        if scope["method"] != "POST" or scope["path"] != LEGACY_API_PATH:
+            return None
+        for name, value in scope["headers"]:
+            if name == b"content-type":
+                form = value.split(b";")[0].strip().lower() == FORM.encode()
+                return FormBody(self.max_request_bytes) if form else None
+        return None
 
-        async def sending(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
-            await send(message)
+    def done(
+        self,
+        scope: Scope,
+        status: int,
+        failed: bool,
+        seconds: float,
+        request_id: str,
+        body: "FormBody | None",
+    ) -> None:
+        path: str = scope["path"]
+        command = None
+        if path == LEGACY_API_PATH:
+            command = None if body is None else _command(bytes(body.data))
+            command = command or _command(scope["query_string"])
+        if self.access_log:
+            shown = None if command is None else command[:32].decode("ascii", "replace")
+            line = (time.time(), scope["method"], path, shown, status, seconds * 1000, request_id)
+            logs.log_access(line)
+        metrics = self.metrics
+        if metrics is not None:
+            route = self._route(scope, path)
+            known = "" if command is None else _known_command(command)
+            metrics.observe(scope["method"], route, known, status, seconds)
+            if failed:
+                metrics.failed(route, known)
 
-        try:
-            await self.app(scope, receive, sending)
-        finally:
-            access_log.info(
-                "%s %s %s %d %.1fms id=%s",
-                scope["method"],
-                scope["path"],
-                _command(scope),
-                status,
-                (time.perf_counter() - started) * 1000,
-                scope.get("state", {}).get(REQUEST_ID, "-"),
-            )
+    def _route(self, scope: Scope, path: str) -> str:
+        """The template of the route that answered (Starlette's router notes it in the
+        scope); the legacy servlet's paths are answered before the router, as they are."""
+        if path in self.legacy_paths:
+            return path
+        template = getattr(scope.get("route"), "path", None)
+        if isinstance(template, str):
+            return template
+        return self.templates.get(scope.get("endpoint"), UNROUTED)
 
 
-def _command(scope: Scope) -> str:
-    query: bytes = scope.get("query_string", b"")
-    for part in query.split(b"&"):
-        if part.startswith(b"command="):
-            return "command=" + part[8:40].decode("ascii", "replace")
-    return "-"
+class FormBody:
+    """A request body's first `limit` bytes, kept as the app reads them."""
+
+    def __init__(self, limit: int) -> None:
+        self.data = bytearray()
+        self.limit = limit
+
+    def receiving(self, receive: Receive) -> Receive:
+        async def receiving() -> Message:
+            message = await receive()
+            if len(self.data) <= self.limit:
+                self.data += message.get("body", b"")
+            return message
+
+        return receiving
+
+
+_COMMAND = re.compile(rb"(?:^|&)command=([^&]*)").search
+
+
+def _command(query: bytes) -> bytes | None:
+    """The value of the first `command` parameter of a query or form body, as sent."""
+    found = _COMMAND(query)
+    return None if found is None else found[1]
+
+
+_KNOWN = {name.encode(): name for name in COMMANDS}
+"""What a legacy command is sent as, most often: its name (in any case)."""
+
+
+def _known_command(sent: bytes) -> str:
+    """A legacy command's name as the servlet reads it when it knows it, else "other"
+    (the label's values stay as few as the commands)."""
+    known = _KNOWN.get(sent.lower())
+    if known is not None or len(sent) > 64:
+        return known or "other"
+    name = unquote_plus(sent.decode("latin-1")).strip().lower()
+    return name if name in COMMANDS else "other"

@@ -4,7 +4,6 @@ Every command reads the database from ACCORD_DATABASE_URL (default: accord.db he
 An error prints one line to stderr and exits with status 1.
 """
 
-import logging
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
@@ -117,9 +116,9 @@ def serve(
         migrations.require_current_schema(database)
     # Imported here: the web stack takes over a second to import, which every other
     # command would pay for nothing.
-    from accord import server
+    from accord import logs, server
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    logs.configure(settings.log_format)
     typer.echo(f"Accord serving {_safe_url(settings.database_url)} on http://{host}:{port}")
     server.serve(settings, database, host=host, port=port)
 

@@ -15,6 +15,21 @@ def _flag(value: str) -> bool:
     raise ValueError(f"Not a yes/no value: {value!r}")
 
 
+def _named_flag(env: Mapping[str, str], name: str, default: bool) -> bool:
+    """The yes/no variable `name`, its name in the message when its value is neither."""
+    value = env.get(name)
+    if value is None:
+        return default
+    try:
+        return _flag(value)
+    except ValueError:
+        raise ValueError(f"{name} is 1 or 0 (yes or no), not {value!r}") from None
+
+
+LOG_FORMATS = ("text", "json")
+"""What `ACCORD_LOG_FORMAT` may name: lines of text, or one JSON object a line."""
+
+
 def _list(value: str) -> tuple[str, ...]:
     return tuple(part.strip() for part in value.split(",") if part.strip())
 
@@ -55,8 +70,17 @@ class Settings:
     before further attempts are refused for a while; 0: no limit."""
     sqlite_wal_limit_bytes: int = 64 * 1024 * 1024
     """Size SQLite's write-ahead log is cut back to after a checkpoint."""
+    log_format: str = "text"
+    """How `accord serve` writes its log to stderr: `text` lines, or `json` (one object a
+    line: time, level, logger, message, and the request id of a line logged while serving
+    one)."""
+    metrics: bool = True
+    """Count requests and serve them at `GET /metrics` (Prometheus' text format, without a
+    token, as scrapers expect: it holds counts and timings by route, never users' data)."""
 
     def __post_init__(self) -> None:
+        if self.log_format not in LOG_FORMATS:
+            raise ValueError(f"ACCORD_LOG_FORMAT is text or json, not {self.log_format!r}")
         if self.api_rate_limit < 0 or self.api_rate_burst < 0:
             raise ValueError("ACCORD_API_RATE_LIMIT and ACCORD_API_RATE_BURST are 0 or more")
         for name in ("max_body_bytes", "max_header_bytes", "max_connections"):
@@ -77,7 +101,7 @@ class Settings:
         return cls(
             database_url=env.get("ACCORD_DATABASE_URL", defaults.database_url),
             sqlite_synchronous=env.get("ACCORD_SQLITE_SYNCHRONOUS", defaults.sqlite_synchronous),
-            access_log=_flag(env.get("ACCORD_ACCESS_LOG", "1")),
+            access_log=_named_flag(env, "ACCORD_ACCESS_LOG", defaults.access_log),
             run_jobs=_flag(env.get("ACCORD_RUN_JOBS", "1")),
             max_request_bytes=int(env.get("ACCORD_MAX_REQUEST_BYTES", defaults.max_request_bytes)),
             api_rate_limit=int(env.get("ACCORD_API_RATE_LIMIT", defaults.api_rate_limit)),
@@ -97,4 +121,6 @@ class Settings:
             sqlite_wal_limit_bytes=int(
                 env.get("ACCORD_SQLITE_WAL_LIMIT_BYTES", defaults.sqlite_wal_limit_bytes)
             ),
+            log_format=env.get("ACCORD_LOG_FORMAT", defaults.log_format).strip().lower(),
+            metrics=_named_flag(env, "ACCORD_METRICS", defaults.metrics),
         )

@@ -6,13 +6,7 @@ there, nothing unique is duplicated, and the history tells each change once.
 """
 
 import json
-import os
-import shutil
-import socket
-import subprocess
-import sys
 import threading
-import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -25,79 +19,13 @@ import pytest
 
 from accord.services.transactions import open_database
 from accord.store.history import Change, changes_of
-from tests.support import API_PATH, KEY
+from tests.support import API_PATH, KEY, ServerProcess
 
-ACCORD = shutil.which("accord", path=str(Path(sys.executable).parent)) or "accord"
 WRITES_PER_CLIENT = 500
 CONTACT_ID = "6"  # the demo's "Ted Johnson", of "Oceanic Airlines"
 
 Reply = tuple[int, str]
 """An HTTP status and the body, as a client received them."""
-
-
-class ServerProcess:
-    """`accord serve` started in a process of its own, on a free port, logging to a file."""
-
-    def __init__(self, database_url: str, folder: Path, name: str) -> None:
-        self.database_url = database_url
-        self.log_path = folder / f"{name}.log"
-        self.folder = folder
-        self.port = _free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        env = {
-            **os.environ,
-            "ACCORD_DATABASE_URL": self.database_url,
-            "ACCORD_RUN_JOBS": "0",
-            "ACCORD_ACCESS_LOG": "0",
-        }
-        self.log = self.log_path.open("wb")
-        self.process = subprocess.Popen(
-            [ACCORD, "serve", "--port", str(self.port)],
-            env=env,
-            cwd=self.folder,
-            stdin=subprocess.DEVNULL,
-            stdout=self.log,
-            stderr=subprocess.STDOUT,
-        )
-
-    def wait_until_listening(self) -> None:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"accord serve exited early:\n{self.output()}")
-            try:
-                with socket.create_connection(("127.0.0.1", self.port), timeout=0.5):
-                    return
-            except OSError:
-                time.sleep(0.05)
-        raise RuntimeError(f"accord serve did not start listening:\n{self.output()}")
-
-    def __enter__(self) -> "ServerProcess":
-        return self
-
-    def client(self, **options: Any) -> httpx.Client:
-        """A client of this server (options as httpx.Client takes them)."""
-        return httpx.Client(base_url=self.url, **{"timeout": 30, **options})
-
-    def __exit__(self, *_: object) -> None:
-        self.process.terminate()
-        try:
-            self.process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
-        self.log.close()
-
-    def output(self) -> str:
-        """What the server printed and logged so far."""
-        return self.log_path.read_text(errors="replace")
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 @pytest.fixture
