@@ -20,7 +20,7 @@ from accord.domain.schema import Schema
 from accord.store import driver, limits
 from accord.store import tables as t
 from accord.store.checkpoints import Checkpointer
-from accord.store.engine import WRITE_OPTION
+from accord.store.engine import SQLITE_CACHE_KIB, SQLITE_WRITER_CACHE_KIB, WRITE_OPTION
 from accord.store.schema import load_schema
 
 T = TypeVar("T")
@@ -95,7 +95,7 @@ class Database:
     def _transaction(self, write: bool, cancel: "Cancellation | None") -> Iterator["Transaction"]:
         with self._writing(write), self._connection() as connection:
             connection.execution_options(**{WRITE_OPTION: write})
-            with connection.begin():
+            with _cache_for_writes(connection, write and self.embedded), connection.begin():
                 if cancel is None:
                     yield Transaction(self, connection)
                 else:
@@ -334,3 +334,17 @@ class Transaction:
             self._dirty.add(kind)
         if kind == "schema":
             self._schema = None
+
+
+@contextmanager
+def _cache_for_writes(connection: sa.Connection, sqlite_write: bool) -> Iterator[None]:
+    """SQLite: the larger cache of a writer (`engine.SQLITE_WRITER_CACHE_KIB`) for the
+    transaction; the pages past the usual size are freed when it ends."""
+    if not sqlite_write:
+        yield
+        return
+    driver.execute(connection, f"PRAGMA cache_size=-{SQLITE_WRITER_CACHE_KIB}")
+    try:
+        yield
+    finally:
+        driver.execute(connection, f"PRAGMA cache_size=-{SQLITE_CACHE_KIB}")

@@ -22,6 +22,12 @@ SQLITE_CACHE_KIB = 32_768
 """Per connection. What it mostly holds is a writer's dirty pages: a batch of 1000
 upserts at a million entries dirties about 13 MB, which the default 2 MB spilled to the
 log mid-transaction."""
+SQLITE_WRITER_CACHE_KIB = 262_144
+"""A connection's cache while it writes (`database`), back to `SQLITE_CACHE_KIB` after:
+the text index's merges read back the segments they merge, and with 32 MB a load of
+contacts spent 2 to 6 times longer in the index at 100,000 to 200,000 of them, the more
+the larger it grew. SQLite takes one writer at a time, so at most one connection of a
+process holds this much, and only for its transaction."""
 SQLITE_CHECKPOINT_PAGES = 40_000
 """Pages (160 MB) the write-ahead log grows to before a commit copies it into the
 database itself. A thread checkpoints after writes (`store.checkpoints`), so this is a
