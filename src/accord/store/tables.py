@@ -220,6 +220,14 @@ entry_texts = sa.Table(
         postgresql_ops={"text": "gin_trgm_ops"},
     ),
 )
+# The start of each text (`texts.START_CHARS`), for "starts with": a trigram index finds
+# the starts of words only.
+sa.Index(
+    "ix_entry_texts_start",
+    entry_texts.c.field_id,
+    sa.func.left(entry_texts.c.text, 64).label("text_start"),
+    postgresql_ops={"text_start": "text_pattern_ops"},
+)
 
 history = sa.Table(
     "history",

@@ -35,6 +35,9 @@ MAX_DIRECTORY_ID = 2**15 - 1
 MIN_INDEXED = 3
 """The shortest piece the index finds (a trigram); shorter ones are tested per entry."""
 
+START_CHARS = 64
+"""PostgreSQL keeps a b-tree of each text's first 64 characters (migration 0011), which
+finds the texts that start with a piece of at most that length."""
 START = "\x02"
 """Marks the start of each text SQLite holds (a control character: no value holds one)."""
 
