@@ -20,6 +20,7 @@ Run `.venv/bin/python bench/legacy_api.py --help`; bench/README.md explains the 
 import argparse
 import functools
 import http.client
+import importlib.util
 import json
 import os
 import platform
@@ -36,8 +37,9 @@ import threading
 import time
 from collections.abc import Callable, Container, Iterator, Mapping, Sequence
 from contextlib import ExitStack, contextmanager
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass
 from pathlib import Path
+from types import ModuleType
 from typing import Any, Protocol, TypeVar
 from urllib.parse import urlencode
 
@@ -52,9 +54,8 @@ from starlette.routing import Route
 
 from accord.domain.entries import Entry, EntryRef, StoredValue
 from accord.domain.schema import COMPANIES, CONTACTS, FieldType
-from accord.domain.text import compact_form, index_key
 from accord.domain.users import Actor
-from accord.domain.values import RawValue, index_keys, parse_value, referenced_ids, render_flat
+from accord.domain.values import RawValue, index_keys, parse_value, referenced_ids
 from accord.services import auth, directories, entries, migrations, users
 from accord.services.resolver import StoreResolver
 from accord.services.transactions import Database, Transaction, now, open_database, run
@@ -67,6 +68,24 @@ try:
     from accord.store import texts
 except ImportError:  # a checkout from before the text index (bench/search.py's --before runs)
     text_rows = None  # type: ignore[assignment]
+
+
+def _rules_of_this_tree() -> ModuleType:
+    """This tree's `accord.domain.writes`, for a checkout from before it (the --before
+    runs): the rules are pure, and the bulk path proves it writes what create_entry does."""
+    path = Path(__file__).resolve().parents[1] / "src" / "accord" / "domain" / "writes.py"
+    spec = importlib.util.spec_from_file_location("accord.domain.writes", path)
+    if spec is None or spec.loader is None:
+        raise SystemExit(f"no write rules at {path}")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+try:
+    from accord.domain import writes
+except ImportError:  # a checkout from before domain/writes.py (--before runs)
+    writes = _rules_of_this_tree()
 
 API_PATH = "/plugins/servlet/crm/api"
 API_KEY = "accord-bench-key"
@@ -260,34 +279,34 @@ def _bulk_batch(
 ) -> None:
     """What `create_entry` writes for each entry (row, index rows, texts, history), in bulk.
 
-    Values are parsed, indexed and rendered by the domain's own functions; only the
-    statements are batched. `check_bulk_path` compares the result with `create_entry`.
+    Values are parsed, indexed and rendered by the domain's own functions, and the write
+    rules (name, empty values, history rows) are `create_entry`'s own (`domain.writes`);
+    only the statements are batched. `check_bulk_path` compares the result with
+    `create_entry`.
     """
     actor, schema, connection, at = bench_actor(tx), tx.schema, tx.connection, now()
     directory = schema.directory_by_code(code)
     if allocate_entry_ids(connection, directory.id, len(numbers)) != numbers[0]:
         raise SystemExit(f"{code}: ids are not where the bench expects them: use an empty db")
     resolver = StoreResolver(tx, actor)
-    stored = [f for f in schema.fields_of(directory) if f.type.is_stored]
+    stored = writes.stored_fields(schema, directory)
     parsed: list[dict[str, StoredValue]] = []
     for number in numbers:
-        held: dict[str, StoredValue] = {}
-        for field_code, text in values(number):
-            field = schema.field(directory, field_code)
-            value = parse_value(field, text, display=False, schema=schema, resolver=resolver)
-            if value is not None:
-                held[field_code] = value
-        parsed.append(held)
+        typed = [(schema.field(directory, c), text) for c, text in values(number)]
+        found = {
+            f.code: parse_value(f, text, display=False, schema=schema, resolver=resolver)
+            for f, text in typed
+        }
+        parsed.append(writes.new_values(found))
     rows = []
     for number, held in zip(numbers, parsed, strict=True):
-        name = held.get(directory.name_field)
-        name = name if isinstance(name, str) else ""
+        name = writes.entry_name(directory, held)
         rows.append(
             {
                 "directory_id": directory.id,
                 "number": number,
                 "name": name,
-                "name_compact": index_key(compact_form(name)),
+                "name_compact": writes.name_key(name),
                 "data": held,
                 "version": 1,
                 "created_at": at,
@@ -326,22 +345,22 @@ def _bulk_batch(
     names = fetch_names(connection, request)
     history: list[dict[str, object]] = []
     for number, held in zip(numbers, parsed, strict=True):
-        entry = Entry(directory.id, number, held, 1, at, actor.user_id, at, actor.user_id)
-        entry = replace(entry, names=names)
+        entry = Entry(directory.id, number, held, 1, at, actor.user_id, at, actor.user_id, names)
         history.extend(
             {
                 "directory_id": directory.id,
-                "entry_number": number,
+                "entry_number": entry_number,
                 "at": at,
                 "user_id": actor.user_id,
                 "edge": actor.edge,
-                "action": "create",
-                "field_code": f.code,
-                "old_value": None,
-                "new_value": render_flat(f, entry, schema),
+                "action": action,
+                "field_code": code,
+                "old_value": old,
+                "new_value": new,
             }
-            for f in stored
-            if f.code in held
+            for entry_number, action, code, old, new in writes.creation_history(
+                schema, directory, entry
+            )
         )
     connection.execute(sa.insert(t.history), history)
 

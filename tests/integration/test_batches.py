@@ -201,6 +201,8 @@ def test_creating_companies_writes_what_create_entry_writes(
             {"org_name": "Lone"},
             # What COPY's text format escapes (PostgreSQL writes the rows through COPY)
             {"org_name": "Back\\slash \\N", notes: "a\ttab, a line\nbreak, \\N, \\."},
+            # A wrong value and a missing required field: both told, as one by one.
+            {"org_type": "No such type"},
         ],
     )
     assert outcomes == [
@@ -214,6 +216,7 @@ def test_creating_companies_writes_what_create_entry_writes(
         "invalid_fields",
         "created 19",
         "created 20",
+        "invalid_fields",
     ]
 
 

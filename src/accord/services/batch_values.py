@@ -6,12 +6,13 @@ from collections.abc import Mapping, Sequence
 from itertools import count
 
 from accord.domain.entries import Entry, StoredValue
-from accord.domain.errors import AccordError, DuplicateValue, FieldRequired, refuse
+from accord.domain.errors import AccordError, DuplicateValue, FieldErrors, refuse
 from accord.domain.json_values import JsonInput, parse_json_value
 from accord.domain.rights import Action
 from accord.domain.schema import Dictionary, Directory, Field, FieldType, Schema
 from accord.domain.users import Actor
 from accord.domain.values import index_keys
+from accord.domain.writes import missing_required, stored_fields
 from accord.services.entries import SYSTEM_KEYS, json_inputs
 from accord.services.resolver import StoreResolver
 from accord.store import bulk
@@ -38,7 +39,7 @@ class BatchValues:
 
     def __init__(self, schema: Schema, directory: Directory) -> None:
         self.directory = directory
-        self.stored = _stored_fields(schema, directory)
+        self.stored = stored_fields(schema, directory)
         self.unique = [f for f in self.stored if f.unique]
         self._known = SYSTEM_KEYS | {f.code for f in schema.fields_of(directory)}
         self._parsed: dict[tuple[int, type, object], StoredValue | None] = {}
@@ -56,9 +57,18 @@ class BatchValues:
     def parse(
         self, tx: Transaction, inputs: Sequence[tuple[Field, JsonInput]], resolver: StoreResolver
     ) -> dict[str, StoredValue | None]:
-        """The stored values, as `entries._parse` has them (every field's error at once)."""
+        """The stored values; every field's error at once if any is wrong."""
+        parsed, errors = self.parse_all(tx, inputs, resolver)
+        refuse(errors)
+        return parsed
+
+    def parse_all(
+        self, tx: Transaction, inputs: Sequence[tuple[Field, JsonInput]], resolver: StoreResolver
+    ) -> tuple[dict[str, StoredValue | None], FieldErrors]:
+        """The stored values of the inputs that parse, and what is wrong with the others,
+        as `entries._parse` has them."""
         parsed: dict[str, StoredValue | None] = {}
-        errors: list[tuple[str, AccordError]] = []
+        errors: FieldErrors = []
         for f, raw in inputs:
             value = raw.value
             memo = (f.id, type(value), value) if f.type in self._PURE and _scalar(value) else None
@@ -74,8 +84,7 @@ class BatchValues:
                 continue
             if memo is not None:
                 self._parsed[memo] = _copy(parsed[f.code])
-        refuse(errors)
-        return parsed
+        return parsed, errors
 
     def keys(self, entry: Entry, f: Field) -> list[bulk.IndexKey]:
         """The entry's rows of the value index for a field."""
@@ -102,12 +111,7 @@ class PlanningResolver(StoreResolver):
     def create_named(self, field: Field, directory: Directory, name: str) -> int:
         # What entries.create_entry checks for an entry with only a name.
         self.actor.rights.require_on(Action.ADD, directory)
-        missing = [
-            (f.code, FieldRequired(f.name).about(f.code))
-            for f in self.tx.schema.fields_of(directory)
-            if f.required and f.code != directory.name_field
-        ]
-        refuse(missing)
+        refuse(missing_required(self.tx.schema.fields_of(directory), {directory.name_field}))
         self.pending = True
         return next(self._placeholders)
 
@@ -122,7 +126,3 @@ def _scalar(value: object) -> bool:
 
 def _copy(value: StoredValue | None) -> StoredValue | None:
     return list(value) if isinstance(value, list) else value
-
-
-def _stored_fields(schema: Schema, directory: Directory) -> list[Field]:
-    return [f for f in schema.fields_of(directory) if f.type.is_stored]

@@ -4,8 +4,10 @@ Every item is checked first, in Python, against the database and the items befor
 rights, values, required fields, unique values, ids. The valid ones are then written
 together, with a few multi-row statements (`store.bulk`), and the rows are those the
 one-by-one services (`entries.create_entry`, `entries.update_entry`) would write, item
-after item: entry row, index rows, history, version. An item that fails leaves no trace;
-all-or-nothing, nothing is written when any item fails.
+after item: entry row, index rows, history, version. Both follow the same write rules
+(`domain.writes`: required fields, what an update changes, names, history rows), so an
+item is refused for what its single write would be, with the same errors. An item that
+fails leaves no trace; all-or-nothing, nothing is written when any item fails.
 
 Where a batch differs from its items sent one by one: a link names an entry that
 existed before the batch (not one the same batch creates), and two items naming the
@@ -33,7 +35,6 @@ from accord.domain.errors import (
     FieldRequired,
     InvalidFields,
     InvalidParameter,
-    InvalidValue,
     NoIdsLeft,
     ParameterRequired,
     StaleVersion,
@@ -42,9 +43,21 @@ from accord.domain.errors import (
 from accord.domain.json_values import JsonInput
 from accord.domain.rights import Action
 from accord.domain.schema import Directory, Field, Schema
-from accord.domain.text import compact_form, index_key
 from accord.domain.users import Actor
-from accord.domain.values import RawValue, flat_fields, index_keys
+from accord.domain.values import RawValue, index_keys
+from accord.domain.writes import (
+    Diff,
+    HistoryRow,
+    cleared_required,
+    creation_history,
+    diff,
+    entry_name,
+    missing_required,
+    name_key,
+    new_values,
+    shown,
+    update_history,
+)
 from accord.services.batch_values import BatchValues, PlanningResolver
 from accord.services.entries import create_entry, text_rows, with_names
 from accord.services.resolver import StoreResolver
@@ -264,26 +277,23 @@ class _Batch:
         for item in self.valid(items):
             self.planning.pending = False
             try:
-                item.changes = self.values.parse(self.tx, item.inputs, self.planning)
-                item.pending = self.planning.pending
-                self._check_required(item)
+                self._parse(item)
             except AccordError as error:
                 item.fail(error)
 
-    def _check_required(self, item: _Item) -> None:
+    def _parse(self, item: _Item) -> None:
+        """The item's values, checked as `create_entry` or `update_entry` checks them:
+        every field's error at once, the required fields' with the values'."""
+        parsed, errors = self.values.parse_all(self.tx, item.inputs, self.planning)
+        item.pending = self.planning.pending
         fields = self.tx.schema.fields_of(self.directory)
-        if item.current is not None:
-            for f in fields:
-                if f.required and f.code in item.changes and item.changes[f.code] is None:
-                    raise InvalidValue(f.name, "").about(f.code)
-            return
-        item.changes = {code: v for code, v in item.changes.items() if v is not None}
-        missing = [
-            (f.code, FieldRequired(f.name).about(f.code))
-            for f in fields
-            if f.required and f.code not in item.changes
-        ]
-        refuse(missing)
+        if item.current is None:
+            item.changes = dict(new_values(parsed))
+            errors += missing_required(fields, item.changes, errors)
+        else:
+            item.changes = parsed
+            errors += cleared_required(fields, parsed)
+        refuse(errors)
 
     # 3. Entries, unique values and ids, claimed in order
 
@@ -373,9 +383,9 @@ class _Batch:
             if item.pending:
                 item.changes = self.values.parse(tx, item.inputs, resolver)
                 if item.current is None:
-                    item.changes = {c: v for c, v in item.changes.items() if v is not None}
+                    item.changes = dict(new_values(item.changes))
         creates = [i for i in items if i.current is None]
-        updates = [(i, d) for i in items if i.current is not None for d in [self._diff(i)]]
+        updates = [(i, d) for i in items if i.current is not None for d in [self._change(i)]]
         fresh = [i for i in creates if i.number is None]
         if fresh:
             first = allocate_entry_ids(tx.connection, directory.id, len(fresh))
@@ -391,7 +401,7 @@ class _Batch:
             at=at,
             by=actor.user_id,
         )
-        changed = [(i, d) for i, d in updates if d.fields]
+        changed = [(i, c) for i, c in updates if c.diff.fields]
         updated = bulk.update_entries(
             tx.connection, [d.row for _, d in changed], at=at, by=actor.user_id
         )
@@ -401,7 +411,7 @@ class _Batch:
         written = [*(i.index for i in creates), *(i.index for i, _ in changed)]
         after = dict(zip(written, named[: len(written)], strict=True))
         before = dict(zip([i.index for i, _ in updates], named[len(written) :], strict=True))
-        diffs = {i.index: d for i, d in changed}
+        diffs = {i.index: c.diff for i, c in changed}
         bulk.append_history(
             tx.connection,
             directory.id,
@@ -419,33 +429,25 @@ class _Batch:
 
     def _new_entry(self, item: _Item) -> bulk.NewEntry:
         assert item.number is not None
-        values = {code: v for code, v in item.changes.items() if v is not None}
-        name = _name_of(self.directory, values)
-        return bulk.NewEntry(item.number, name, index_key(compact_form(name)), values)
+        values = new_values(item.changes)
+        name = entry_name(self.directory, values)
+        return bulk.NewEntry(item.number, name, name_key(name), values)
 
-    def _diff(self, item: _Item) -> "_Diff":
-        """What an update changes, as `entries._apply` works it out."""
-        current, schema = item.current, self.tx.schema
+    def _change(self, item: _Item) -> "_Change":
+        """What an update changes (`writes.diff`), and the row that writes it."""
+        current, directory = item.current, self.directory
         assert current is not None
-        values, changed = dict(current.values), []
-        for code, value in item.changes.items():
-            if values.get(code) != value:
-                changed.append(schema.field(self.directory, code))
-                if value is None:
-                    values.pop(code, None)
-                else:
-                    values[code] = value
-        if self.directory.name_field not in {f.code for f in changed}:
-            return _Diff(changed, bulk.ChangedEntry(current, None, None, values))
-        name = _name_of(self.directory, values)
-        return _Diff(
-            changed, bulk.ChangedEntry(current, name, index_key(compact_form(name)), values)
-        )
+        change = diff(self.tx.schema, directory, current.values, item.changes)
+        if not change.renames(directory):
+            return _Change(change, bulk.ChangedEntry(current, None, None, change.values))
+        name = entry_name(directory, change.values)
+        row = bulk.ChangedEntry(current, name, name_key(name), change.values)
+        return _Change(change, row)
 
     def _index(
         self,
         created: list[Entry],
-        changed: list[tuple[Entry | None, "_Diff"]],
+        changed: list[tuple[Entry | None, "_Change"]],
         updated: list[Entry],
     ) -> None:
         keys, stored = self.values.keys, self.values.stored
@@ -454,46 +456,35 @@ class _Batch:
             r for entry in created for r in text_rows(entry.row, stored, entry.values, created=True)
         ]
         removed: list[bulk.IndexKey] = []
-        for (before, diff), after in zip(changed, updated, strict=True):
+        for (before, change), after in zip(changed, updated, strict=True):
             assert before is not None
-            removed.extend(k for f in diff.fields for k in keys(before, f))
-            added.extend(k for f in diff.fields for k in keys(after, f))
-            written.extend(text_rows(after.row, diff.fields, after.values))
+            fields = change.diff.fields
+            removed.extend(k for f in fields for k in keys(before, f))
+            added.extend(k for f in fields for k in keys(after, f))
+            written.extend(text_rows(after.row, fields, after.values))
         bulk.update_index(self.tx.connection, removed=removed, added=added)
         texts.replace(self.tx.connection, written)
 
     def _history(
         self,
         items: list[_Item],
-        diffs: Mapping[int, "_Diff"],
+        diffs: Mapping[int, Diff],
         before: Mapping[int, Entry],
         after: Mapping[int, Entry],
-    ) -> list[bulk.HistoryRow]:
-        """The rows `entries._insert` and `entries._apply` record, item after item (values
-        rendered as `render_flat` renders them)."""
+    ) -> list[HistoryRow]:
+        """The rows the items record, item after item, as their single writes would."""
         # The schema as it is now: a new position's label is in it.
-        render = dict(flat_fields(self.tx.schema, self.directory))
-        stored = self.values.stored
-        rows: list[bulk.HistoryRow] = []
+        schema, directory = self.tx.schema, self.directory
+        rows: list[HistoryRow] = []
         for item in items:
             new = after.get(item.index)
             if new is None:
                 continue  # an update that changes nothing records nothing
-            if item.current is not None:
-                old = before[item.index]
-                rows.extend(
-                    (old.id, "update", f.code, render[f.code](old), render[f.code](new))
-                    for f in diffs[item.index].fields
-                )
-                continue
-            count = len(rows)
-            rows.extend(
-                (new.id, "create", f.code, None, render[f.code](new))
-                for f in stored
-                if f.code in new.values
-            )
-            if len(rows) == count:
-                rows.append((new.id, "create", None, None, None))
+            if item.current is None:
+                rows.extend(creation_history(schema, directory, new))
+            else:
+                fields = diffs[item.index].fields
+                rows.extend(update_history(schema, directory, fields, before[item.index], new))
         return rows
 
     def _refusal(self, item: _Item, error: Exception) -> AccordError:
@@ -505,7 +496,7 @@ class _Batch:
         owner = item.current.id if item.current is not None else None
         for f, k in keys:
             if held.get((f.id, k), owner) != owner:
-                return DuplicateValue(f.name, _shown(item.changes[f.code])).about(f.code)
+                return DuplicateValue(f.name, shown(item.changes[f.code])).about(f.code)
         return Conflict("Another request changed these entries meanwhile; send the item again")
 
     # 5. The outcome of each item
@@ -520,8 +511,8 @@ class _Batch:
 
 
 @dataclass(frozen=True, slots=True)
-class _Diff:
-    fields: list[Field]
+class _Change:
+    diff: Diff
     row: bulk.ChangedEntry
 
 
@@ -548,19 +539,10 @@ def _claims(
     for f, key in new_keys:
         holder = holders.get((f.id, key))
         if holder is not None and holder != owner:
-            raise DuplicateValue(f.name, _shown(item.changes[f.code])).about(f.code)
+            raise DuplicateValue(f.name, shown(item.changes[f.code])).about(f.code)
         if item.current is not None:
             claims.update(
                 ((f.id, old), None) for old in index_keys(f, item.current.values.get(f.code))
             )
         claims[(f.id, key)] = owner
     return claims
-
-
-def _shown(value: StoredValue | None) -> str:
-    return value if isinstance(value, str) else str(value)
-
-
-def _name_of(directory: Directory, values: Mapping[str, StoredValue | None]) -> str:
-    value = values.get(directory.name_field)
-    return value if isinstance(value, str) else ""

@@ -2,6 +2,7 @@
 
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import replace
+from datetime import datetime
 
 from accord.domain.entries import Entry, EntryRef, StoredValue
 from accord.domain.errors import (
@@ -10,8 +11,6 @@ from accord.domain.errors import (
     EntryNotFound,
     FieldErrors,
     FieldNotFound,
-    FieldRequired,
-    InvalidValue,
     StaleVersion,
     refuse,
 )
@@ -26,7 +25,6 @@ from accord.domain.schema import (
     FieldType,
     Schema,
 )
-from accord.domain.text import compact_form, index_key
 from accord.domain.users import Actor
 from accord.domain.values import (
     SEARCHED_TYPES,
@@ -37,7 +35,20 @@ from accord.domain.values import (
     indexed_text,
     parse_value,
     referenced_ids,
-    render_flat,
+)
+from accord.domain.writes import (
+    HistoryRow,
+    cleared_required,
+    creation_history,
+    deletion_history,
+    diff,
+    entry_name,
+    missing_required,
+    name_key,
+    new_values,
+    shown,
+    stored_fields,
+    update_history,
 )
 from accord.services.resolver import StoreResolver
 from accord.services.transactions import now
@@ -195,7 +206,7 @@ def json_inputs(
         if code not in SYSTEM_KEYS and schema.field_by_code(directory, code) is None
     ]
     inputs: list[tuple[Field, RawValue | JsonInput]] = []
-    for field in _stored_fields(schema, directory):
+    for field in stored_fields(schema, directory):
         if field.code in data:
             inputs.append((field, JsonInput(data[field.code])))
         elif replace:
@@ -217,13 +228,8 @@ def create_entry(
     """
     actor.rights.require_on(Action.ADD, directory)
     parsed, errors = _parse(tx, directory, inputs, actor)
-    values = {code: v for code, v in parsed.items() if v is not None}
-    named = {code for code, _ in errors}
-    errors += [
-        (f.code, FieldRequired(f.name).about(f.code))
-        for f in tx.schema.fields_of(directory)
-        if f.required and f.code not in values and f.code not in named
-    ]
+    values = new_values(parsed)
+    errors += missing_required(tx.schema.fields_of(directory), values, errors)
     refuse([*refused, *errors])
     return _insert(tx, directory, values, actor=actor)
 
@@ -232,41 +238,23 @@ def _insert(
     tx: Transaction, directory: Directory, values: Mapping[str, StoredValue], *, actor: Actor
 ) -> Entry:
     schema, at = tx.schema, now()
-    name = _name_of(schema, directory, values)
+    name = entry_name(directory, values)
     entry = store.insert_entry(
         tx.connection,
         directory_id=directory.id,
         number=allocate_entry_ids(tx.connection, directory.id),
         name=name,
-        name_compact=index_key(compact_form(name)),
+        name_compact=name_key(name),
         values=values,
         at=at,
         by=actor.user_id,
     )
-    stored = _stored_fields(schema, directory)
+    stored = stored_fields(schema, directory)
     rows = [r for f in stored for r in _index_rows(f, values)]
     store.update_index(tx.connection, entry.row, added=rows)
     texts.replace(tx.connection, text_rows(entry.row, stored, values, created=True))
     entry = with_names(tx, directory, [entry])[0]
-    fields = [f for f in _stored_fields(schema, directory) if f.code in values]
-    history.append(
-        tx.connection,
-        [
-            history.Change(
-                directory.id,
-                entry.id,
-                at,
-                actor.user_id,
-                actor.edge,
-                "create",
-                f.code,
-                None,
-                render_flat(f, entry, schema),
-            )
-            for f in fields
-        ]
-        or [history.Change(directory.id, entry.id, at, actor.user_id, actor.edge, "create")],
-    )
+    _record(tx, directory, at, actor, creation_history(schema, directory, entry))
     return entry
 
 
@@ -290,11 +278,7 @@ def update_entry(
     if expected_version is not None and current.version != expected_version:
         raise StaleVersion(current.version)
     changes, errors = _parse(tx, directory, inputs, actor)
-    errors += [
-        (field.code, InvalidValue(field.name, "").about(field.code))
-        for field in tx.schema.fields_of(directory)
-        if field.required and field.code in changes and changes[field.code] is None
-    ]
+    errors += cleared_required(tx.schema.fields_of(directory), changes)
     refuse([*refused, *errors])
     return _apply(tx, directory, current, changes, actor=actor)
 
@@ -326,15 +310,7 @@ def delete_entry(
         raise StaleVersion(entry.version)
     _clear_links_to(tx, directory, entry, actor)
     store.delete_entry(tx.connection, entry)
-    name = render_flat(tx.schema.name_field(directory), entry, tx.schema)
-    history.append(
-        tx.connection,
-        [
-            history.Change(
-                directory.id, entry.id, now(), actor.user_id, actor.edge, "delete", None, name, None
-            )
-        ],
-    )
+    _record(tx, directory, now(), actor, [deletion_history(tx.schema, directory, entry)])
 
 
 def _clear_links_to(tx: Transaction, directory: Directory, target: Entry, actor: Actor) -> None:
@@ -385,23 +361,16 @@ def _apply(
 ) -> Entry:
     """Write the changed values of an entry: row, index and history, or nothing at all."""
     schema = tx.schema
-    values = dict(current.values)
-    changed: list[Field] = []
-    for code, value in changes.items():
-        if values.get(code) != value:
-            changed.append(schema.field(directory, code))
-            if value is None:
-                values.pop(code, None)
-            else:
-                values[code] = value
+    change = diff(schema, directory, current.values, changes)
+    changed, values = change.fields, change.values
     if not changed:
         return with_names(tx, directory, [current])[0]
-    at, name = now(), _name_of(schema, directory, values)
+    at, name = now(), entry_name(directory, values)
     updated = store.update_entry(
         tx.connection,
         current,
         name=name,
-        name_compact=index_key(compact_form(name)),
+        name_compact=name_key(name),
         values=values,
         at=at,
         by=actor.user_id,
@@ -414,24 +383,23 @@ def _apply(
     )
     texts.replace(tx.connection, text_rows(current.row, changed, values))
     before, after = with_names(tx, directory, [current, updated])
+    _record(tx, directory, at, actor, update_history(schema, directory, changed, before, after))
+    return after
+
+
+def _record(
+    tx: Transaction, directory: Directory, at: datetime, actor: Actor, rows: Sequence[HistoryRow]
+) -> None:
+    """Append the rows a write records to the history, made at `at` by the actor."""
     history.append(
         tx.connection,
         [
             history.Change(
-                directory.id,
-                current.id,
-                at,
-                actor.user_id,
-                actor.edge,
-                "update",
-                f.code,
-                render_flat(f, before, schema),
-                render_flat(f, after, schema),
+                directory.id, number, at, actor.user_id, actor.edge, action, code, old, new
             )
-            for f in changed
+            for number, action, code, old, new in rows
         ],
     )
-    return after
 
 
 def _parse(
@@ -466,14 +434,9 @@ def _parse_one(
     return parse_json_value(field, raw.value, schema=tx.schema, resolver=resolver)
 
 
-def _stored_fields(schema: Schema, directory: Directory) -> list[Field]:
-    return [f for f in schema.fields_of(directory) if f.type.is_stored]
-
-
 def _index_rows(field: Field, values: Mapping[str, StoredValue]) -> list[IndexRow]:
     value = values.get(field.code)
-    shown = value if isinstance(value, str) else str(value)
-    return [IndexRow(field, key, shown) for key in index_keys(field, value)]
+    return [IndexRow(field, key, shown(value)) for key in index_keys(field, value)]
 
 
 def text_rows(
@@ -491,8 +454,3 @@ def text_rows(
         if f.type in SEARCHED_TYPES
     ]
     return [row for row in rows if row[2] is not None] if created else rows
-
-
-def _name_of(schema: Schema, directory: Directory, values: Mapping[str, StoredValue]) -> str:
-    value = values.get(directory.name_field)
-    return value if isinstance(value, str) else ""
