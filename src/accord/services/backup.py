@@ -4,6 +4,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from accord.domain import writes
 from accord.domain.entries import Entry
 from accord.domain.schema import Schema
 from accord.domain.values import index_keys
@@ -104,8 +105,7 @@ def expected_index_rows(schema: Schema, entry: Entry) -> set[store.IndexRow]:
     key repeated as `unique_key` for a unique field."""
     return {
         (f.id, key, key if f.unique else None)
-        for f in schema.fields_of(schema.directory(entry.directory_id))
-        if f.type.is_stored
+        for f in writes.stored_fields(schema, schema.directory(entry.directory_id))
         for key in index_keys(f, entry.values.get(f.code))
     }
 

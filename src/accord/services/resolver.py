@@ -2,11 +2,12 @@
 
 from collections.abc import Callable
 
+from accord.domain import writes
 from accord.domain.entries import Entry
 from accord.domain.errors import DictionaryValueExists, InvalidValue
 from accord.domain.rights import Rights
 from accord.domain.schema import Dictionary, Directory, Field
-from accord.domain.text import compact_form, fold, has_invalid_characters, index_key
+from accord.domain.text import fold, has_invalid_characters, index_key
 from accord.domain.users import Actor
 from accord.store import bulk
 from accord.store import entries as entry_store
@@ -73,7 +74,7 @@ class StoreResolver:
         return entry_store.fetch_entry(self.tx.connection, directory.id, number)
 
     def _loosely_named(self, directory: Directory, name: str) -> int | None:
-        compact = index_key(compact_form(name))
+        compact = writes.name_key(name)
         if not compact:
             return None
         loose = entry_store.numbers_with_compact_name(self.tx.connection, directory.id, compact)
