@@ -166,19 +166,12 @@ class JsonLines(LineFormatter):
         return orjson.dumps(line, default=str).decode()
 
     def format_access(self, line: AccessLine) -> str:
-        created, method, path, command, status, milliseconds, request_id = line
-        shown = "-" if command is None else "command=" + command
         fields = {
-            "time": self.stamp(created),
+            "time": self.stamp(line[0]),
             "level": "INFO",
             "logger": ACCESS_LOGGER,
-            "message": ACCESS_MESSAGE % (method, path, shown, status, milliseconds, request_id),
-            "request_id": request_id,
-            "method": method,
-            "path": path,
-            "command": command,
-            "status": status,
-            "duration_ms": round(milliseconds, 3),
+            "message": access_message(line),
+            **access_fields(line),
         }
         return orjson.dumps(fields).decode()
 
