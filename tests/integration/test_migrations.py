@@ -225,3 +225,52 @@ def test_upgrading_to_0007_keeps_the_oldest_of_each_grant_and_no_grant_twice(
                     right=right, directory_id=directory_id, user_id=user_id, group_id=group_id
                 )
             )
+
+
+def test_upgrading_to_0012_keeps_every_text_in_its_directorys_partition(
+    empty_db: Database,
+) -> None:
+    engine = empty_db.engine
+    if engine.dialect.name != "postgresql":
+        pytest.skip("SQLite's text index is an FTS5 table, not partitioned")
+    migrate.downgrade(engine, "0011")
+    at = datetime(2026, 12, 7, tzinfo=UTC)
+    with engine.begin() as connection:
+        directory, field = ids(connection, t.directories), ids(connection, t.fields)
+        held = [("CLIENTS", 3, "org_name", "acme"), ("CONTACTS", 3, "contact_name", "ann acme")]
+        for code, number, field_code, text in held:
+            pk = t.entry_row_key(directory[code], number)
+            connection.execute(
+                sa.insert(t.entries).values(
+                    pk=pk,
+                    directory_id=directory[code],
+                    number=number,
+                    name=text,
+                    name_compact=text,
+                    data={},
+                    created_at=at,
+                    updated_at=at,
+                )
+            )
+            connection.execute(
+                sa.insert(t.entry_texts).values(entry_pk=pk, field_id=field[field_code], text=text)
+            )
+
+    migrate.upgrade(engine)
+
+    migrate.check(engine)
+    where = "SELECT tableoid::regclass::text, field_id, text FROM entry_texts ORDER BY entry_pk"
+    with engine.connect() as connection:
+        rows = connection.exec_driver_sql(where).all()
+        partitions = connection.exec_driver_sql(
+            "SELECT count(*) FROM pg_inherits WHERE inhparent = 'entry_texts'::regclass"
+        ).scalar_one()
+    assert [tuple(row) for row in rows] == [
+        (f"entry_texts_{directory[code]}", field[field_code], text)
+        for code, _, field_code, text in held
+    ]
+    assert partitions == len(directory)
+    migrate.downgrade(engine, "0011")
+    with engine.connect() as connection:
+        rows = connection.exec_driver_sql(where).all()
+    assert [row[1:] for row in rows] == [(field[f], text) for _, _, f, text in held]

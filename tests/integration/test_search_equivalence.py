@@ -13,12 +13,14 @@ from collections.abc import Iterator
 from dataclasses import replace
 
 import pytest
+import sqlalchemy as sa
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from accord.services import listings
-from accord.services.transactions import open_database
+from accord.services import directories, listings
+from accord.services.transactions import Transaction, open_database, run
 from tests.search_support import (
+    ADMIN,
     DIRECTORY,
     ENTRY,
     OPS,
@@ -46,6 +48,43 @@ def catalog(templates: Templates) -> Iterator[Catalog]:
         database = open_database(url, sqlite_synchronous="NORMAL")
         yield Catalog(database)
         database.dispose()
+
+
+def test_a_directory_added_in_a_write_rolled_back_leaves_no_text_index_behind(
+    templates: Templates,
+) -> None:
+    """On PostgreSQL a directory's texts have a partition of their own, made with it (and
+    gone with it when its write rolls back); the directory added again finds its texts."""
+    with templates.fresh("empty") as url:
+        database = open_database(url, sqlite_synchronous="NORMAL")
+        try:
+            with pytest.raises(RuntimeError, match="rolled back"):
+                run(database, add_then_fail, write=True)
+            catalog = Catalog(database)
+            catalog.create(Model(), [{"name": "Northwind Traders", "note": "a wind"}])
+            assert catalog.found("wind") == [1]
+            assert catalog.filtered("note", "icontains", "WIND") == [1]
+            with database.transaction(write=False) as tx:
+                directory_ids = [d.id for d in tx.schema.directories]
+                partitions = partitions_of_the_text_index(tx.connection)
+        finally:
+            database.dispose()
+    if partitions is not None:
+        assert sorted(partitions) == sorted(f"entry_texts_{i}" for i in directory_ids)
+
+
+def add_then_fail(tx: Transaction) -> None:
+    directories.add_directory(tx, DIRECTORY, "Gone", actor=ADMIN)
+    raise RuntimeError("rolled back")
+
+
+def partitions_of_the_text_index(connection: sa.Connection) -> list[str] | None:
+    if connection.dialect.name == "sqlite":
+        return None
+    sql = (
+        "SELECT inhrelid::regclass::text FROM pg_inherits WHERE inhparent = 'entry_texts'::regclass"
+    )
+    return list(connection.exec_driver_sql(sql).scalars())
 
 
 def prepared(catalog: Catalog, data: st.DataObject) -> Model:

@@ -11,6 +11,7 @@ seconds a page. The text index itself is searched (a MATCH on SQLite, its trigra
 on PostgreSQL) only once per statement, never per entry.
 """
 
+import re
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
 from typing import Any
@@ -32,7 +33,10 @@ CONTACTS_LOADED = 3000
 ADMIN = Actor.system("api")
 SURNAMES = ("Ivanov", "Petrova", "Smith", "Jones", "Garcia", "Rossi", "Novak", "Dubois")
 VALUE_INDEXES = ("pk_entry_values", "ix_entry_values_entry_pk_field_id_key")
-TEXT_INDEXES = ("pk_entry_texts", "ix_entry_texts_text", "ix_entry_texts_start")
+TEXT_PARTITION = re.compile(r"entry_texts_\d+")
+"""PostgreSQL's text index: a partition per directory, each with the partitioned table's
+indexes under names PostgreSQL gives them (from the partition's and the columns')."""
+TEXT_INDEX = re.compile(r"entry_texts_\d+_(entry_pk_field_id_idx|text_idx|field_id_left_idx)")
 
 
 def _name(number: int) -> str:
@@ -230,12 +234,14 @@ def _check_postgresql(connection: sa.Connection, sql: str, params: Any) -> None:
             yield from walk(child, (per_row or inner or sub) and not once)
 
     shown = str(explained)
+    partitions = set()
     for node, per_row in walk(plan, False):
         relation = node.get("Relation Name")
         kind = node["Node Type"]
         if relation == "entries":
             assert kind != "Seq Scan", f"a full scan of the entries:\n{shown}"
-        if relation == "entry_texts":
+        if TEXT_PARTITION.fullmatch(relation or ""):
+            partitions.add(relation)
             _check_text_node(node, per_row, shown)
         if relation != "entry_values":
             continue
@@ -247,6 +253,8 @@ def _check_postgresql(connection: sa.Connection, sql: str, params: Any) -> None:
             # Once per row: that entry's rows, or the holders of one key (one search each).
             found_by = node.get("Index Cond", "")
             assert "entry_pk" in found_by or "(key = " in found_by, f"a per-entry scan:\n{shown}"
+    # The searched directory's partition of the text index, and no other's.
+    assert len(partitions) == ("entry_texts" in sql), f"text partitions {partitions}:\n{shown}"
 
 
 def _check_text_node(node: dict[str, Any], per_row: bool, shown: str) -> None:
@@ -256,7 +264,7 @@ def _check_text_node(node: dict[str, Any], per_row: bool, shown: str) -> None:
     if kind in ("Seq Scan", "Bitmap Heap Scan"):
         assert not per_row, f"a trigram search per entry:\n{shown}"
         return
-    assert node.get("Index Name") in TEXT_INDEXES, shown
+    assert TEXT_INDEX.fullmatch(node.get("Index Name", "")), shown
     if per_row:
         assert "entry_pk" in node.get("Index Cond", ""), f"a per-entry scan:\n{shown}"
 

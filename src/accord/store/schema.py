@@ -68,6 +68,7 @@ def insert_directory(
     )
     if directory_id > texts.MAX_DIRECTORY_ID:
         raise SchemaFull("directories", texts.MAX_DIRECTORY_ID)
+    texts.add_partition(connection, directory_id)
     return directory_id
 
 

@@ -210,15 +210,20 @@ entry_values = sa.Table(
 entry_texts = sa.Table(
     "entry_texts",
     metadata,
-    sa.Column("entry_pk", sa.ForeignKey("entries.pk", ondelete="CASCADE"), primary_key=True),
-    sa.Column("field_id", sa.ForeignKey("fields.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("entry_pk", sa.ForeignKey("entries.pk", ondelete="CASCADE"), nullable=False),
+    sa.Column("field_id", sa.ForeignKey("fields.id", ondelete="CASCADE"), nullable=False),
     sa.Column("text", sa.Text, nullable=False),
+    # A unique index, not a primary key: `pg_restore --clean` cannot drop a partition's
+    # primary key (it is the partitioned table's), and refused to restore a backup.
+    sa.Index("uq_entry_texts_entry_pk_field_id", "entry_pk", "field_id", unique=True),
     sa.Index(
         "ix_entry_texts_text",
         "text",
         postgresql_using="gin",
         postgresql_ops={"text": "gin_trgm_ops"},
     ),
+    # A partition per directory (`texts.add_partition`, migration 0012).
+    postgresql_partition_by="RANGE (entry_pk)",
 )
 # The start of each text (`texts.START_CHARS`), for "starts with": a trigram index finds
 # the starts of words only.

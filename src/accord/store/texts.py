@@ -15,7 +15,10 @@ the place of every text that holds the piece (35 ms for a surname, held by one n
 PostgreSQL: a table of (entry row, field id, text) with a GIN index of its `pg_trgm`
 trigrams, which serves `LIKE '%piece%'` and `LIKE 'piece%'` (rechecking each match).
 Its planner misjudges how many texts hold a piece, so `listing` counts them (up to a
-bound) to choose between starting from them and walking the directory.
+bound) to choose between starting from them and walking the directory. The table is
+partitioned by directory (`add_partition`; a directory's row keys are one range), each
+partition with its own indexes: a trigram index cannot tell the fields apart, so with one
+index for all, counting a piece in one directory read its holders in every other.
 
 Both are written in the same transaction as the entry (`replace`), by the services'
 single and batch writes alike.
@@ -26,6 +29,7 @@ from collections.abc import Iterable, Sequence
 import sqlalchemy as sa
 
 from accord.store import driver
+from accord.store import tables as t
 
 FIELD_BITS = 16
 """SQLite rowids hold the field id in their low 16 bits."""
@@ -43,6 +47,30 @@ START = "\x02"
 
 TextRow = tuple[int, int, str | None]
 """(entry row, field id, text in search form; None: the field is now empty)."""
+
+
+def row_keys_of(directory_id: int) -> tuple[int, int]:
+    """The row keys of a directory's entries: from the first, up to (not including) the
+    first of the next directory. On PostgreSQL, the bounds of its text partition."""
+    return t.entry_row_key(directory_id, 0), t.entry_row_key(directory_id + 1, 0)
+
+
+def add_partition(connection: sa.Connection, directory_id: int) -> None:
+    """PostgreSQL: the partition of the text index that holds a new directory's texts
+    (with its own indexes, made from the partitioned table's). In the directory's own
+    transaction: its DDL commits or rolls back with it. It locks the text index until
+    the transaction ends, which adding a directory (rare, and short) can afford."""
+    if connection.dialect.name != "postgresql":
+        return
+    low, high = row_keys_of(directory_id)
+    connection.exec_driver_sql(
+        f"CREATE TABLE {partition_name(directory_id)} PARTITION OF entry_texts "
+        f"FOR VALUES FROM ({low}) TO ({high})"
+    )
+
+
+def partition_name(directory_id: int) -> str:
+    return f"entry_texts_{int(directory_id)}"
 
 
 def text_row(entry_row: int, field_id: int) -> int:
