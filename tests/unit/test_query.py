@@ -25,6 +25,7 @@ from accord.domain.query import (
     name_starts_with,
     parse_sort,
     search_text,
+    starting_with,
 )
 from accord.domain.values import number_key
 from tests.unit.fakes import COMPANIES, FIELDS, SCHEMA, MemoryLookup
@@ -189,6 +190,21 @@ def test_q_finds_every_word_and_ranks_names_that_start_with_them() -> None:
     )
     with pytest.raises(InvalidQuery, match="at most 8 words"):
         search_text(COMPANIES, SCHEMA, "a b c d e f g h i")
+
+
+def test_the_first_rank_of_q_leaves_out_the_words_the_start_of_the_name_holds() -> None:
+    name, www = fid("org_name"), fid("org_www")
+    starts = name_starts_with(COMPANIES, SCHEMA, "acme corp")
+    assert starting_with(search_text(COMPANIES, SCHEMA, "acme corp"), starts) == starts
+    # A filter, a piece of another field only, and a word the start does not hold stay.
+    other = (
+        KeysIn(fid("org_industry"), ("1",)),
+        TextHas((www,), "acme"),
+        TextHas((name, www), "acmes"),
+        TextHas((name, www), "corp"),
+    )
+    assert starting_with(Both(other), starts) == Both((*other[:3], starts))
+    assert starting_with(TextHas((name,), "me co"), starts) == starts
 
 
 def test_a_field_name_with_undecodable_text_is_unknown_and_shown_as_messages_show_it() -> None:

@@ -349,6 +349,28 @@ def name_starts_with(directory: Directory, schema: Schema, text: str) -> Conditi
     return TextHas((name_field.id,), " ".join(_words(text)), at_start=True)
 
 
+def starting_with(condition: Condition, starts: Condition) -> Condition:
+    """`q`'s first rank: entries that hold `condition` and whose name starts with the
+    words (`starts`, from `name_starts_with`). Each word is a piece of that start, so a
+    test that the name (or any of several fields, the name among them) holds a word is
+    answered by `starts` and left out: at a million contacts, 2,600 names start with
+    "anna kowal", and each paid a probe per word."""
+    if not isinstance(starts, TextHas):
+        return Both((condition, starts))
+    tests = condition.items if isinstance(condition, Both) else (condition,)
+    kept = tuple(c for c in tests if not _answered_by(c, starts))
+    return Both((*kept, starts)) if kept else starts
+
+
+def _answered_by(condition: Condition, starts: TextHas) -> bool:
+    return (
+        isinstance(condition, TextHas)
+        and not condition.at_start
+        and set(starts.field_ids) <= set(condition.field_ids)
+        and condition.piece in starts.piece
+    )
+
+
 def _words(text: str) -> list[str]:
     if has_invalid_characters(text):
         raise InvalidQuery(f"'q' {UNSTORABLE}: {shown(text)}")

@@ -21,6 +21,7 @@ from accord.domain.query import (
     name_starts_with,
     parse_sort,
     search_text,
+    starting_with,
 )
 from accord.domain.rights import Action
 from accord.domain.schema import Directory
@@ -103,7 +104,7 @@ def ranked_page(
     if starts is None:  # one rank: every entry is as relevant as any other
         ranks: list[tuple[int, Condition]] = [(1, condition)]
     else:
-        ranks = [(0, Both((condition, starts))), (1, Both((condition, Negate(starts))))]
+        ranks = [(0, starting_with(condition, starts)), (1, Both((condition, Negate(starts))))]
     found: list[tuple[Entry, tuple[Any, ...]]] = []
     for rank, holding in ranks:
         if after is not None and rank < after[0]:
