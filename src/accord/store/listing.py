@@ -29,6 +29,7 @@ own (linear) and tests the candidates the planned ones leave, one index lookup e
 
 import math
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any, TypeGuard
 
 import sqlalchemy as sa
@@ -123,7 +124,11 @@ def _page(
         )
     positions, joins = _sort_columns(sort)
     query = sa.select(*COLUMNS, *positions).select_from(joins)
-    where, driven = _filters(connection, directory_id, condition, limit)
+    first = None
+    if _by_id(sort):
+        row = None if after is None else t.entry_row_key(directory_id, int(after[0]))
+        first = _First(row, sort[0].descending, limit)
+    where, driven = _filters(connection, directory_id, condition, limit, first)
     query = query.where(*where)
     if after is not None:
         query = query.where(_after(positions, sort, after))
@@ -376,11 +381,25 @@ def count(connection: sa.Connection, directory_id: int, condition: Condition | N
     )
 
 
+@dataclass(frozen=True, slots=True)
+class _First:
+    """A page in id order: the first `limit` entries after the row key `after` (None:
+    from the first, or the last if `descending`)."""
+
+    after: int | None
+    descending: bool
+    limit: int
+
+
 def _filters(
-    connection: sa.Connection, directory_id: int, condition: Condition | None, limit: int | None
+    connection: sa.Connection,
+    directory_id: int,
+    condition: Condition | None,
+    limit: int | None,
+    first: _First | None = None,
 ) -> tuple[list[sa.ColumnElement[bool]], bool]:
     """The WHERE of a page of `limit` entries (None: of a count), and whether it starts
-    from the holders of one condition."""
+    from the holders of one condition. `first`: the page is in id order."""
     if condition is None:
         return [_E.directory_id == directory_id], False
     dialect = connection.dialect.name
@@ -398,14 +417,29 @@ def _filters(
     # of them doubled the cost of a page (8.3 -> 3.7 ms for 2,000 holders at a million).
     rest = [c for c in required if c != leading]
     planned = _planned(rest, dialect, PLANNED_PROBES)
+    holders = _holders_of(directory_id, leading, dialect)
+    if first is not None and not rest:
+        holders = _first_holders(holders, first)
     # (PostgreSQL has statistics: there it needs no `+ 0`, and planned a full scan with it.)
     return [
         (_E.directory_id + 0) == directory_id
         if dialect == "sqlite"
         else _E.directory_id == directory_id,
-        _E.pk.in_(_holders_of(directory_id, leading, dialect)),
+        _E.pk.in_(holders),
         *(_where(c, dialect, directory_id, planned) for c in rest),
     ], True
+
+
+def _first_holders(holders: sa.Select[tuple[int]], first: _First) -> sa.Select[tuple[int]]:
+    """The page's holders alone, when they need no other test: the first of them in row
+    key order, which is id order. Read from the index, where all of them were read as
+    entries, then sorted (2,600 contacts whose names start with "anna kowal": 20 ms)."""
+    held = holders.subquery("held")
+    row = held.c[0]
+    query = sa.select(row).distinct()
+    if first.after is not None:
+        query = query.where(row < first.after if first.descending else row > first.after)
+    return query.order_by(row.desc() if first.descending else row.asc()).limit(first.limit)
 
 
 Drivable = KeysIn | KeyPrefix | TextHas
