@@ -26,6 +26,7 @@ from accord.legacy.routes import routes as legacy_routes
 from accord.services.throttle import FailureThrottle
 from accord.services.transactions import Database, open_database
 from accord.settings import Settings
+from accord.web import routes as web
 
 
 def create_app(settings: Settings, *, database: Database | None = None) -> FastAPI:
@@ -65,8 +66,10 @@ def create_app(settings: Settings, *, database: Database | None = None) -> FastA
         telemetry={"tracing": False, "metrics": False, "logs": False},
     )
     api.install(app, db)
-    # What anyone may read, and a cache may keep: the API's description.
-    app.public = (str(app.openapi_url), f"{api.PREFIX}/docs")
+    # The web UI's pages at `/`, after every route of the APIs (which keep their paths).
+    web.install(app, db, settings)
+    # What anyone may read, and a cache may keep: the API's description, the UI's files.
+    app.public = (str(app.openapi_url), f"{api.PREFIX}/docs", "/static")
     # Inside the rate limit (its 401s count against the client's address, as before) and
     # the legacy paths (which bound their own form bodies, and take no bearer token).
     app.add_middleware(

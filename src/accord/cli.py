@@ -4,6 +4,7 @@ Every command reads the database from ACCORD_DATABASE_URL (default: accord.db he
 An error prints one line to stderr and exits with status 1.
 """
 
+import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
@@ -22,6 +23,7 @@ from accord.services import (
     dictionaries,
     directories,
     migrations,
+    sessions,
     tokens,
     users,
 )
@@ -204,14 +206,26 @@ def demo_command(
         bool, typer.Option("--if-needed", help="Do nothing (but say so) if already loaded.")
     ] = False,
 ) -> None:
-    """Load the demo data set (once) and print the API key and the admin login."""
+    """Load the demo data set (once) and print the API key, the admin's login and password."""
+    changed = "(changed since the demo was loaded)"
     if if_needed and _do(demo.demo_loaded, write=False):
         key_works = _do(lambda tx: auth.api_key_is(tx, demo.DEMO_API_KEY), write=False)
-        shown = demo.DEMO_API_KEY if key_works else "(changed since the demo was loaded)"
-        typer.echo(f"Demo data already loaded.\nAPI key: {shown}\nAdmin login: {demo.ADMIN}")
+        password_works = _do(
+            lambda tx: sessions.password_matches(tx, demo.ADMIN, demo.ADMIN_PASSWORD),
+            write=False,
+        )
+        typer.echo(
+            "Demo data already loaded."
+            f"\nAPI key: {demo.DEMO_API_KEY if key_works else changed}"
+            f"\nAdmin login: {demo.ADMIN}"
+            f"\nAdmin password: {demo.ADMIN_PASSWORD if password_works else changed}"
+        )
         return
     loaded = _do(demo.load_demo)
-    typer.echo(f"Demo data loaded.\nAPI key: {loaded.api_key}\nAdmin login: {loaded.admin}")
+    typer.echo(
+        f"Demo data loaded.\nAPI key: {loaded.api_key}\nAdmin login: {loaded.admin}"
+        f"\nAdmin password: {loaded.admin_password}"
+    )
 
 
 # API key
@@ -244,6 +258,23 @@ def user_add(
     """Add a user."""
     user = _do(lambda tx: users.add_user(tx, login, email=email, is_admin=admin, actor=CLI))
     typer.echo(f"user {user.login} added" + (" (administrator)" if user.is_admin else ""))
+
+
+@user_app.command("password")
+def user_password(
+    login: str,
+    password_stdin: Annotated[
+        bool,
+        typer.Option("--password-stdin", help="Read the password from standard input."),
+    ] = False,
+) -> None:
+    """Set a user's web UI password (prompted twice; the user's sessions end)."""
+    if password_stdin:
+        password = sys.stdin.readline().removesuffix("\n").removesuffix("\r")
+    else:
+        password = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
+    user = _do(lambda tx: sessions.set_password(tx, login, password, actor=CLI))
+    typer.echo(f"password of {user.login} set")
 
 
 @user_app.command("list")

@@ -68,6 +68,9 @@ class Settings:
     auth_failure_limit: int = 60
     """Failed authentications a minute per client address and per credential, on either API,
     before further attempts are refused for a while; 0: no limit."""
+    sign_in_failure_limit: int = 10
+    """Failed web sign-ins a minute per login and per client address before that login or
+    address is refused for a minute; 0: no limit."""
     sqlite_wal_limit_bytes: int = 64 * 1024 * 1024
     """Size SQLite's write-ahead log is cut back to after a checkpoint."""
     log_format: str = "text"
@@ -93,6 +96,8 @@ class Settings:
             raise ValueError(
                 "ACCORD_AUTH_FAILURE_LIMIT and ACCORD_SQLITE_WAL_LIMIT_BYTES are 0 or more"
             )
+        if self.sign_in_failure_limit < 0:
+            raise ValueError("ACCORD_SIGN_IN_FAILURE_LIMIT is 0 or more")
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> "Settings":
@@ -117,6 +122,9 @@ class Settings:
             trusted_proxies=_list(env.get("ACCORD_TRUSTED_PROXIES", "")),
             auth_failure_limit=int(
                 env.get("ACCORD_AUTH_FAILURE_LIMIT", defaults.auth_failure_limit)
+            ),
+            sign_in_failure_limit=int(
+                env.get("ACCORD_SIGN_IN_FAILURE_LIMIT", defaults.sign_in_failure_limit)
             ),
             sqlite_wal_limit_bytes=int(
                 env.get("ACCORD_SQLITE_WAL_LIMIT_BYTES", defaults.sqlite_wal_limit_bytes)

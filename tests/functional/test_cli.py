@@ -133,8 +133,19 @@ def client(server: Server, *, user: str = "admin", key: str = KEY) -> closing[Le
     return closing(Legacy(server.client(), key=key, user=user))
 
 
-DEMO_LOADED = ["Demo data loaded.", "API key: accord-demo-key", "Admin login: admin"]
-DEMO_ALREADY = ["Demo data already loaded.", "API key: accord-demo-key", "Admin login: admin"]
+PASSWORD_LINE = "Admin password: accord-demo-password"
+DEMO_LOADED = [
+    "Demo data loaded.",
+    "API key: accord-demo-key",
+    "Admin login: admin",
+    PASSWORD_LINE,
+]
+DEMO_ALREADY = [
+    "Demo data already loaded.",
+    "API key: accord-demo-key",
+    "Admin login: admin",
+    PASSWORD_LINE,
+]
 
 
 # The database and the demo
@@ -208,6 +219,7 @@ def test_apikey_generate_prints_a_new_key_that_replaces_the_old_one(
         "Demo data already loaded.",
         "API key: (changed since the demo was loaded)",
         "Admin login: admin",
+        PASSWORD_LINE,
     ]
 
 

@@ -14,7 +14,7 @@ from accord.domain.errors import AccordError
 from accord.domain.schema import COMPANIES, CONTACTS, PRODUCTS, TRANSACTIONS, FieldType
 from accord.domain.users import Actor
 from accord.domain.values import RawValue
-from accord.services import auth, dictionaries, directories, entries, issues, users
+from accord.services import auth, dictionaries, directories, entries, issues, sessions, users
 from accord.services.transactions import now
 from accord.store import entries as entry_store
 from accord.store import instance as instance_store
@@ -22,6 +22,8 @@ from accord.store.database import Transaction
 
 DEMO_API_KEY = "accord-demo-key"
 ADMIN = "admin"
+ADMIN_PASSWORD = "accord-demo-password"
+"""The demo administrator's web UI password: public, as the demo API key is."""
 
 _COMPANIES = [
     # name, type, industry, website, SLA
@@ -77,6 +79,7 @@ _TRANSACTIONS = [
 class Demo:
     api_key: str
     admin: str
+    admin_password: str
 
 
 def demo_loaded(tx: Transaction) -> bool:
@@ -91,6 +94,7 @@ def load_demo(tx: Transaction) -> Demo:
         raise AccordError("The database already holds entries; the demo loads into an empty one")
     system = Actor.system("cli")
     admin = users.add_user(tx, ADMIN, email="admin@accord.example", is_admin=True, actor=system)
+    sessions.set_password(tx, ADMIN, ADMIN_PASSWORD, actor=system)
     _people(tx, system)
     auth.set_api_key(tx, DEMO_API_KEY)
     actor = Actor(admin, system.rights, "cli")
@@ -98,7 +102,7 @@ def load_demo(tx: Transaction) -> Demo:
     _entries(tx, actor)
     issues.set_crm_properties(tx, "SALES-1", "customfield_10100", "(6),(2)", actor=actor)
     instance_store.mark_demo_loaded(tx.connection, now())
-    return Demo(DEMO_API_KEY, ADMIN)
+    return Demo(DEMO_API_KEY, ADMIN, ADMIN_PASSWORD)
 
 
 def _has_entries(tx: Transaction, directory_id: int) -> bool:

@@ -82,6 +82,8 @@ users = sa.Table(
     sa.Column("is_admin", sa.Boolean, nullable=False, server_default=sa.false()),
     sa.Column("is_active", sa.Boolean, nullable=False, server_default=sa.true()),
     sa.Column("created_at", Timestamp, nullable=False),
+    # An Argon2id hash (PHC string) of the web UI's password; None: cannot sign in.
+    sa.Column("password_hash", sa.String(255)),
 )
 
 groups = sa.Table(
@@ -356,4 +358,18 @@ idempotency_keys = sa.Table(
     sa.Column("body", sa.LargeBinary, nullable=False),
     sa.Column("created_at", Timestamp, nullable=False),
     sa.Index(None, "created_at"),
+)
+
+# Web UI: a signed-in browser. The cookie holds a random token; only its SHA-256 digest is
+# kept. `csrf_token` is what the session's forms must send back (not a credential alone).
+web_sessions = sa.Table(
+    "web_sessions",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("token_hash", sa.String(64), nullable=False, unique=True),
+    sa.Column("user_id", sa.ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("csrf_token", sa.String(64), nullable=False),
+    sa.Column("created_at", Timestamp, nullable=False),
+    sa.Column("expires_at", Timestamp, nullable=False),
+    sa.Index(None, "user_id"),
 )

@@ -1,0 +1,316 @@
+"""An entry's card (every field by its type, and its history), its edit form with the
+services' errors next to their fields and stale-edit protection, and create and delete."""
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from itertools import groupby
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from accord.domain.entries import MAX_ID, Entry, EntryRef
+from accord.domain.errors import AccordError, EntryNotFound, InvalidFields, StaleVersion
+from accord.domain.rights import Action
+from accord.domain.schema import Directory, Schema
+from accord.services import entries, listings
+from accord.services.sessions import WebSession
+from accord.services.transactions import Transaction
+from accord.settings import Settings
+from accord.web import texts
+from accord.web.context import Page, Refused, context, error_page, page, redirect
+from accord.web.forms import first, read_form
+from accord.web.values import (
+    changed_inputs,
+    editable,
+    entry_url,
+    form_value,
+    shown,
+    typed_value,
+)
+
+
+def _entry_id(request: Request) -> int:
+    """The id in the path; one out of range names no entry (a 404, as any unknown one)."""
+    digits: str = request.path_params["entry_id"]
+    well_formed = digits.isascii() and digits.isdigit() and len(digits) <= 10
+    number = int(digits) if well_formed else 0
+    return number if 1 <= number <= MAX_ID else 0
+
+
+def _located(
+    tx: Transaction, session: WebSession, code: str, entry_id: int
+) -> tuple[Directory, Entry]:
+    directory = tx.schema.find_directory(code)
+    if entry_id == 0:
+        session.actor.rights.require_on(Action.VIEW, directory)
+        raise EntryNotFound(directory.code)
+    entry = entries.get_entry(tx, directory, EntryRef(id=entry_id), actor=session.actor)
+    return directory, entries.with_contacts(tx, directory, entry)
+
+
+@dataclass(frozen=True, slots=True)
+class Moment:
+    """Changes made together: when, by whom, how, and each field's old and new value."""
+
+    at: str
+    who: str
+    action: str
+    edge: str
+    changes: list[tuple[str, str, str]]
+
+
+def _timeline(
+    schema: Schema, directory: Directory, items: Sequence[listings.HistoryItem]
+) -> list[Moment]:
+    """The changes grouped by the write that made them, the newest write first (each
+    write's fields in the order it recorded them)."""
+
+    def name(code: str | None) -> str:
+        found = None if code is None else schema.field_by_code(directory, code)
+        return found.name if found is not None else (code or "")
+
+    def key(item: listings.HistoryItem) -> tuple[Any, ...]:
+        change = item.change
+        return (change.at, item.login, change.action, change.edge)
+
+    moments = []
+    for (at, login, action, edge), group in groupby(items, key=key):
+        changes = [
+            (name(i.change.field_code), i.change.old_value or "", i.change.new_value or "")
+            for i in group
+            if i.change.field_code is not None
+        ]
+        who = login or "Accord"
+        moments.append(Moment(at.strftime("%Y-%m-%d %H:%M:%S UTC"), who, action, edge, changes))
+    return moments[::-1]
+
+
+async def card(request: Request) -> Response:
+    code, entry_id = request.path_params["code"], _entry_id(request)
+
+    def work(tx: Transaction, session: WebSession) -> Page:
+        directory, entry = _located(tx, session, code, entry_id)
+        rights = session.actor.rights
+        history = listings.entry_history(tx, directory, entry.id, actor=session.actor)
+        fields = [(f, shown(f, entry, tx.schema)) for f in tx.schema.fields_of(directory)]
+        values = {
+            "directory": directory,
+            "entry": entry,
+            "title": _title(tx.schema, directory, entry),
+            "fields": fields,
+            "timeline": _timeline(tx.schema, directory, history),
+            "can_edit": rights.can(Action.EDIT, directory),
+            "can_remove": rights.can(Action.REMOVE, directory),
+            "url": entry_url,
+        }
+        return Page("card.html", values)
+
+    return await page(request, work)
+
+
+def _title(schema: Schema, directory: Directory, entry: Entry) -> str:
+    items = shown(schema.name_field(directory), entry, schema)
+    return items[0].text if items else f"#{entry.id}"
+
+
+# The edit form
+
+
+def _form_page(
+    tx: Transaction,
+    directory: Directory,
+    entry: Entry | None,
+    *,
+    typed: Mapping[str, str] | None = None,
+    was: Mapping[str, str] | None = None,
+    version: int | None = None,
+    errors: Mapping[str, str] | None = None,
+    message: str = "",
+    saved_now: Mapping[str, str] | None = None,
+    status: int = 200,
+) -> Page:
+    schema = tx.schema
+    fields = editable(schema, directory)
+    original = {f.code: form_value(f, entry, schema) for f in fields}
+    values = {
+        "directory": directory,
+        "entry": entry,
+        "title": _title(schema, directory, entry) if entry is not None else "",
+        "fields": fields,
+        "typed": typed if typed is not None else original,
+        "was": was if was is not None else original,
+        "version": version if version is not None else (entry.version if entry else None),
+        "errors": errors or {},
+        "message": message,
+        "saved_now": saved_now or {},
+        "dictionary": schema.dictionary,
+        "target": lambda f: schema.directory(f.target_directory_id).name,
+        "url": entry_url,
+    }
+    return Page("edit.html", values, status)
+
+
+async def edit_form(request: Request) -> Response:
+    code, entry_id = request.path_params["code"], _entry_id(request)
+
+    def work(tx: Transaction, session: WebSession) -> Page:
+        directory, entry = _located(tx, session, code, entry_id)
+        session.actor.rights.require_on(Action.EDIT, directory)
+        return _form_page(tx, directory, entry)
+
+    return await page(request, work)
+
+
+async def new_form(request: Request) -> Response:
+    code = request.path_params["code"]
+
+    def work(tx: Transaction, session: WebSession) -> Page:
+        directory = tx.schema.find_directory(code)
+        session.actor.rights.require_on(Action.ADD, directory)
+        return _form_page(tx, directory, None)
+
+    return await page(request, work)
+
+
+def _field_errors(error: AccordError) -> dict[str, str]:
+    if isinstance(error, InvalidFields):
+        return {code: each.message for code, each in reversed(error.errors)}
+    return {} if error.field is None else {error.field: error.message}
+
+
+async def _posted(request: Request) -> tuple[list[tuple[str, str]], Response | None]:
+    settings: Settings = request.app.state.settings
+    try:
+        return await read_form(request, settings.max_request_bytes), None
+    except AccordError as error:
+        return [], error_page(context(request), error, None)
+
+
+async def save(request: Request) -> Response:
+    code, entry_id = request.path_params["code"], _entry_id(request)
+    pairs, refused = await _posted(request)
+    if refused is not None:
+        return refused
+    form = first(pairs)
+
+    def work(tx: Transaction, session: WebSession) -> Page | Response:
+        directory, entry = _located(tx, session, code, entry_id)
+        session.actor.rights.require_on(Action.EDIT, directory)
+        fields = editable(tx.schema, directory)
+        typed = {f.code: typed_value(f, pairs) for f in fields}
+        was = {f.code: form.get(f"was.{f.code}", "") for f in fields}
+        version = _version(form.get("version", ""))
+        try:
+            entries.update_entry(
+                tx,
+                directory,
+                EntryRef(id=entry.id),
+                changed_inputs(fields, typed, was),
+                actor=session.actor,
+                expected_version=version,
+            )
+        except StaleVersion as stale:
+            saved_now = {
+                f.code: ", ".join(item.text for item in shown(f, entry, tx.schema))
+                for f in fields
+                if form_value(f, entry, tx.schema) != was.get(f.code)
+            }
+            message = texts.STALE_EDIT.format(version=stale.current)
+            raise Refused(
+                _form_page(
+                    tx,
+                    directory,
+                    entry,
+                    typed=typed,
+                    was=was,
+                    version=stale.current,
+                    message=message,
+                    saved_now=saved_now,
+                    status=409,
+                )
+            ) from stale
+        except AccordError as error:
+            if not _field_errors(error):
+                raise
+            raise Refused(
+                _form_page(
+                    tx,
+                    directory,
+                    entry,
+                    typed=typed,
+                    was=was,
+                    version=version,
+                    errors=_field_errors(error),
+                    message=texts.FIX_ERRORS,
+                    status=422,
+                )
+            ) from error
+        return redirect(entry_url(directory, entry.id))
+
+    return await page(request, work, write=True, form=form)
+
+
+def _version(text: str) -> int:
+    """The version the form was made from; one that cannot be is stale, as an old one."""
+    return int(text) if text.isascii() and text.isdigit() and len(text) <= 18 else -1
+
+
+async def create(request: Request) -> Response:
+    code = request.path_params["code"]
+    pairs, refused = await _posted(request)
+    if refused is not None:
+        return refused
+    form = first(pairs)
+
+    def work(tx: Transaction, session: WebSession) -> Page | Response:
+        directory = tx.schema.find_directory(code)
+        fields = editable(tx.schema, directory)
+        typed = {f.code: typed_value(f, pairs) for f in fields}
+        try:
+            entry = entries.create_entry(
+                tx, directory, changed_inputs(fields, typed, None), actor=session.actor
+            )
+        except AccordError as error:
+            if not _field_errors(error):
+                raise
+            raise Refused(
+                _form_page(
+                    tx,
+                    directory,
+                    None,
+                    typed=typed,
+                    errors=_field_errors(error),
+                    message=texts.FIX_ERRORS,
+                    status=422,
+                )
+            ) from error
+        return redirect(entry_url(directory, entry.id))
+
+    return await page(request, work, write=True, form=form)
+
+
+async def delete_form(request: Request) -> Response:
+    code, entry_id = request.path_params["code"], _entry_id(request)
+
+    def work(tx: Transaction, session: WebSession) -> Page:
+        directory, entry = _located(tx, session, code, entry_id)
+        session.actor.rights.require_on(Action.REMOVE, directory)
+        values = {"directory": directory, "entry": entry, "url": entry_url}
+        return Page("delete.html", {**values, "title": _title(tx.schema, directory, entry)})
+
+    return await page(request, work)
+
+
+async def delete(request: Request) -> Response:
+    code, entry_id = request.path_params["code"], _entry_id(request)
+    pairs, refused = await _posted(request)
+    if refused is not None:
+        return refused
+
+    def work(tx: Transaction, session: WebSession) -> Response:
+        directory, entry = _located(tx, session, code, entry_id)
+        entries.delete_entry(tx, directory, EntryRef(id=entry.id), actor=session.actor)
+        return redirect(entry_url(directory))
+
+    return await page(request, work, write=True, form=first(pairs))

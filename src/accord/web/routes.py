@@ -1,0 +1,40 @@
+"""The web UI's routes, added to the application at `/` beside the APIs' own."""
+
+from pathlib import Path
+
+from starlette.applications import Starlette
+from starlette.routing import BaseRoute, Mount, Route
+from starlette.staticfiles import StaticFiles
+
+from accord.services.throttle import FailureThrottle
+from accord.services.transactions import Database
+from accord.settings import Settings
+from accord.web import auth, cards, lists
+from accord.web.context import STATIC_PATH, WebContext
+
+STATIC = Path(__file__).parent / "static"
+
+
+def routes() -> list[BaseRoute]:
+    return [
+        Route("/", lists.home, methods=["GET"]),
+        Route("/sign-in", auth.sign_in_form, methods=["GET"]),
+        Route("/sign-in", auth.sign_in, methods=["POST"]),
+        Route("/sign-out", auth.sign_out, methods=["POST"]),
+        Route("/d/{code}", lists.entries_list, methods=["GET"]),
+        Route("/d/{code}/new", cards.new_form, methods=["GET"]),
+        Route("/d/{code}/new", cards.create, methods=["POST"]),
+        Route("/d/{code}/{entry_id}", cards.card, methods=["GET"]),
+        Route("/d/{code}/{entry_id}/edit", cards.edit_form, methods=["GET"]),
+        Route("/d/{code}/{entry_id}/edit", cards.save, methods=["POST"]),
+        Route("/d/{code}/{entry_id}/delete", cards.delete_form, methods=["GET"]),
+        Route("/d/{code}/{entry_id}/delete", cards.delete, methods=["POST"]),
+        Mount(STATIC_PATH, app=StaticFiles(directory=STATIC), name="static"),
+    ]
+
+
+def install(app: Starlette, database: Database, settings: Settings) -> None:
+    """The web UI's routes at the end of `app`'s (the APIs' paths are matched first)."""
+    app.state.web = WebContext(database, FailureThrottle(settings.sign_in_failure_limit))
+    app.state.settings = settings
+    app.router.routes.extend(routes())
