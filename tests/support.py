@@ -24,6 +24,7 @@ import pytest
 import sqlalchemy as sa
 import uvicorn
 from anyio.from_thread import BlockingPortal, start_blocking_portal
+from cryptography.fernet import Fernet
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from accord import server
@@ -107,9 +108,14 @@ class Templates:
             self._admin.dispose()
 
 
+SECRET_KEY = Fernet.generate_key().decode()
+"""The key of stored secrets in tests (never a key file in the working folder)."""
+
+
 def settings_for(url: str, **overrides: Any) -> Settings:
     options: dict[str, Any] = {
         "database_url": url,
+        "secret_key": SECRET_KEY,
         "access_log": False,
         "run_jobs": False,
         "sqlite_synchronous": "NORMAL",

@@ -18,11 +18,13 @@ from accord.api.guard import Guard
 from accord.api.health import Health
 from accord.api.metrics import UNROUTED, Metrics
 from accord.api.ratelimit import AuthFailureLimit, RateLimit
+from accord.jira.source import stored_gateway
 from accord.jobs.worker import JobWorker
 from accord.legacy.commands import COMMANDS
 from accord.legacy.routes import API_PATH as LEGACY_API_PATH
 from accord.legacy.routes import FORM, LegacyContext
 from accord.legacy.routes import routes as legacy_routes
+from accord.services.secrets import secret_box
 from accord.services.throttle import FailureThrottle
 from accord.services.transactions import Database, open_database
 from accord.settings import Settings
@@ -38,7 +40,16 @@ def create_app(settings: Settings, *, database: Database | None = None) -> FastA
         statement_timeout=settings.statement_timeout,
         sqlite_wal_limit_bytes=settings.sqlite_wal_limit_bytes,
     )
-    worker = JobWorker(db, jira=None) if settings.run_jobs else None
+    box = secret_box(
+        key=settings.secret_key,
+        key_file=settings.secret_key_file,
+        database_url=settings.database_url,
+    )
+    # The worker reads the connection each time a job runs: a Jira connected, changed or
+    # disconnected while the server runs is the one the next job talks to.
+    jira = stored_gateway(db, box)
+    every = settings.jira_sync_minutes * 60.0
+    worker = JobWorker(db, jira_source=jira, sync_every=every) if settings.run_jobs else None
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -65,7 +76,7 @@ def create_app(settings: Settings, *, database: Database | None = None) -> FastA
         # costs a fifth of a point read here; Accord does not export telemetry (yet).
         telemetry={"tracing": False, "metrics": False, "logs": False},
     )
-    api.install(app, db)
+    api.install(app, db, box)
     # The web UI's pages at `/`, after every route of the APIs (which keep their paths).
     web.install(app, db, settings)
     # What anyone may read, and a cache may keep: the API's description, the UI's files.

@@ -13,6 +13,7 @@ from typing import Annotated, TypeVar
 
 import typer
 
+from accord import cli_jira
 from accord.domain.errors import AccordError
 from accord.domain.schema import FieldType
 from accord.domain.users import Actor
@@ -56,6 +57,7 @@ for sub, name in [
     (directory_app, "directory"),
 ]:
     app.add_typer(sub, name=name)
+app.add_typer(cli_jira.jira_app, name="jira")
 
 CLI = Actor.system("cli")
 

@@ -2,7 +2,7 @@
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 DEFAULT_DATABASE_URL = "sqlite:///accord.db"
 
@@ -80,6 +80,13 @@ class Settings:
     metrics: bool = True
     """Count requests and serve them at `GET /metrics` (Prometheus' text format, without a
     token, as scrapers expect: it holds counts and timings by route, never users' data)."""
+    jira_sync_minutes: int = 0
+    """Minutes between scheduled Jira user syncs, while Jira is connected; 0: none."""
+    secret_key: str = field(default="", repr=False)
+    """The key that encrypts stored secrets (the Jira credential); "": the key file's."""
+    secret_key_file: str = ""
+    """Where the key is kept when `secret_key` is "" ("": beside the SQLite file, or
+    `accord.key` in the working folder for PostgreSQL); made on first use."""
 
     def __post_init__(self) -> None:
         if self.log_format not in LOG_FORMATS:
@@ -92,6 +99,8 @@ class Settings:
         for name in ("statement_timeout", "header_timeout", "idle_timeout"):
             if getattr(self, name) < 0:
                 raise ValueError(f"ACCORD_{name.upper()} is 0 or more")
+        if self.jira_sync_minutes < 0:
+            raise ValueError("ACCORD_JIRA_SYNC_MINUTES is 0 or more")
         if self.auth_failure_limit < 0 or self.sqlite_wal_limit_bytes < 0:
             raise ValueError(
                 "ACCORD_AUTH_FAILURE_LIMIT and ACCORD_SQLITE_WAL_LIMIT_BYTES are 0 or more"
@@ -131,4 +140,7 @@ class Settings:
             ),
             log_format=env.get("ACCORD_LOG_FORMAT", defaults.log_format).strip().lower(),
             metrics=_named_flag(env, "ACCORD_METRICS", defaults.metrics),
+            jira_sync_minutes=int(env.get("ACCORD_JIRA_SYNC_MINUTES", "0")),
+            secret_key=env.get("ACCORD_SECRET_KEY", ""),
+            secret_key_file=env.get("ACCORD_SECRET_KEY_FILE", ""),
         )

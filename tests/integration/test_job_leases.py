@@ -28,7 +28,7 @@ class SlowJira:
         self.asked = threading.Event()
         self.answer = threading.Event()
 
-    def users(self) -> Iterable[JiraUser]:
+    def users(self, progress: object = None) -> Iterable[JiraUser]:
         self.asked.set()
         assert self.answer.wait(30)
         return [JiraUser("JIRAUSER9", "slowpoke", "Slow Poke", "slow@example.org", True)]
@@ -104,7 +104,12 @@ def test_the_heartbeat_keeps_a_long_jobs_lease_alive(db: Database) -> None:
         jira.answer.set()
         running.join(30)
     (job,) = jobs(db)
-    assert (job.status, job.detail, job.attempts) == ("done", "1 users created, 0 updated", 1)
+    assert (job.status, job.detail, job.attempts) == (
+        "done",
+        "1 Jira users: 1 users created, 0 updated, 0 disabled; "
+        "contacts: 1 created, 0 updated, 0 matched; 0 errors",
+        1,
+    )
 
 
 def test_a_job_whose_worker_died_three_times_is_failed_and_not_run_again(db: Database) -> None:

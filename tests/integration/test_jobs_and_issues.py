@@ -20,7 +20,7 @@ ADMIN = Actor.system("legacy")
 class TwoJiraUsers:
     """The JiraGateway seam, answered in-process: what a connected Jira would return."""
 
-    def users(self) -> Iterable[JiraUser]:
+    def users(self, progress: object = None) -> Iterable[JiraUser]:
         return [
             JiraUser("JIRAUSER1", "viewer", "Vera Viewer", "vera@example.org", True),
             JiraUser("JIRAUSER2", "newcomer", "New Comer", "new@example.org", False),
@@ -51,7 +51,11 @@ def test_with_jira_the_sync_creates_and_updates_users(db: Database) -> None:
     run(db, lambda tx: sync.request_user_sync(tx, actor=ADMIN), write=True)
     assert JobWorker(db, jira=TwoJiraUsers()).run_once()
     (job,) = run(db, sync.user_sync_jobs, write=False)
-    assert (job.status, job.detail) == ("done", "1 users created, 1 updated")
+    assert (job.status, job.detail) == (
+        "done",
+        "2 Jira users: 1 users created, 1 updated, 0 disabled; "
+        "contacts: 1 created, 0 updated, 0 matched; 0 errors",
+    )
     found = {u.login: u for u in run(db, lambda tx: users.list_users(tx, actor=ADMIN), write=False)}
     assert found["viewer"].display_name == "Vera Viewer"
     assert found["newcomer"].jira_key == "JIRAUSER2"

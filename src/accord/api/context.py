@@ -21,6 +21,7 @@ from accord.domain.rights import GlobalRight
 from accord.domain.users import Actor
 from accord.services import idempotency, tokens
 from accord.services.idempotency import IdempotencyRace, Reply
+from accord.services.secrets import SecretBox
 from accord.services.transactions import Database, Transaction, in_thread, now, run
 
 T = TypeVar("T")
@@ -40,6 +41,8 @@ pages a second). Writes keep their own threads, so a long batch never holds read
 @dataclass
 class ApiContext:
     database: Database
+    secret_box: SecretBox
+    """Encrypts and decrypts the Jira credential."""
     limiters: dict[bool, CapacityLimiter] = field(default_factory=dict)
     touched: dict[int, datetime] = field(default_factory=dict)
     """When each token's use was last recorded by this process."""

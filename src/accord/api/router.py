@@ -15,6 +15,7 @@ from accord.api import (
     directories,
     docs,
     entries,
+    jira,
     people,
     problems,
     render,
@@ -25,6 +26,7 @@ from accord.api.query_text import require_readable
 from accord.api.schemas import BEARER, MeModel, problem_responses
 from accord.domain.errors import InvalidQuery
 from accord.domain.users import Actor
+from accord.services.secrets import SecretBox
 from accord.services.transactions import Database, Transaction
 
 PREFIX = "/api/v1"
@@ -105,6 +107,7 @@ def router() -> APIRouter:
     api.include_router(dictionaries.router)
     api.include_router(people.router)
     api.include_router(search.router)
+    api.include_router(jira.router)
     api.add_api_route(
         "/me",
         me,
@@ -132,8 +135,8 @@ async def me(request: Request) -> Response:
     return Response(await read(request, work, brief=True), media_type="application/json")
 
 
-def install(app: FastAPI, database: Database) -> None:
-    app.state.api = ApiContext(database)
+def install(app: FastAPI, database: Database, secret_box: SecretBox) -> None:
+    app.state.api = ApiContext(database, secret_box)
     problems.install(app, PREFIX)
     app.include_router(router())
     app.router.routes[0:0] = direct.routes(PREFIX)  # ahead of the FastAPI routes

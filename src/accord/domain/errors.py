@@ -175,6 +175,24 @@ class JiraNotConnected(AccordError):
         super().__init__("Jira is not connected")
 
 
+class JiraUnavailable(AccordError):
+    """Jira could not be reached, or answered with an error of its own (HTTP 502)."""
+
+    code = "jira_unavailable"
+
+
+class JiraRefused(AccordError):
+    """Jira refused the credential or the account's access (401, 403): nothing was saved."""
+
+    code = "jira_refused"
+
+
+class SecretKeyUnusable(AccordError):
+    """The key that encrypts stored secrets is missing, unreadable or not the one used."""
+
+    code = "secret_key_unusable"
+
+
 class Conflict(AccordError):
     """A name an administrator chose is already taken (a user, group, field, ...)."""
 

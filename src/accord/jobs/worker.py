@@ -13,13 +13,13 @@ import os
 import secrets
 import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from datetime import timedelta
 
 from accord.domain.errors import AccordError
-from accord.services import idempotency, sync
-from accord.services.jira import JiraGateway
+from accord.services import idempotency, jira_connection, sync
+from accord.services.jira import JiraGateway, Progress, SyncProgress
 from accord.services.transactions import Database, run
 
 _log = logging.getLogger(__name__)
@@ -33,14 +33,21 @@ class JobWorker:
     def __init__(
         self,
         database: Database,
-        jira: JiraGateway | None,
+        jira: JiraGateway | None = None,
         *,
+        jira_source: Callable[[], AbstractContextManager[JiraGateway | None]] | None = None,
         poll_seconds: float = 1.0,
         lease_seconds: float = LEASE_SECONDS,
+        sync_every: float = 0.0,
     ) -> None:
         self.database = database
         self.jira = jira
+        # Asked for the gateway each time a job runs (the stored connection, as it is
+        # then); without one, `jira` is used as it is.
+        self.jira_source = jira_source or (lambda: nullcontext(jira))
         self.poll_seconds = poll_seconds
+        self.sync_every = sync_every
+        """Seconds between scheduled user syncs (while Jira is connected); 0: none."""
         self.lease = timedelta(seconds=lease_seconds)
         # Who holds a lease: this process's worker, told apart from any other's.
         self.owner = f"{os.getpid()}-{secrets.token_hex(8)}"
@@ -61,11 +68,15 @@ class JobWorker:
 
     def _loop(self) -> None:
         next_housekeeping = 0.0
+        next_sync = time.monotonic() + self.sync_every
         while not self._stop.is_set():
             try:
                 if time.monotonic() >= next_housekeeping:
                     self.housekeeping()
                     next_housekeeping = time.monotonic() + HOUSEKEEPING_SECONDS
+                if self.sync_every and time.monotonic() >= next_sync:
+                    next_sync = time.monotonic() + self.sync_every
+                    self.schedule_sync()
                 worked = self.run_once()
             except Exception:
                 _log.exception("job worker failed; retrying")
@@ -73,13 +84,19 @@ class JobWorker:
             if not worked:
                 self._stop.wait(self.poll_seconds)
 
+    def schedule_sync(self) -> int | None:
+        """Queue a user sync if Jira is connected (joining one queued or running); its
+        job id, or None."""
+        return run(self.database, jira_connection.request_scheduled_sync, write=True)
+
     def housekeeping(self) -> int:
         """Drop what is kept only for a while (idempotent replies older than a day)."""
         return run(self.database, idempotency.forget_old, write=True)
 
-    def run_once(self) -> bool:
+    def run_once(self, fetched: Progress | None = None, synced: SyncProgress | None = None) -> bool:
         """Run the oldest job waiting (or whose worker died), if any; return whether
-        there was one. Writes nothing when there is none."""
+        there was one. Writes nothing when there is none. `fetched` is told how many
+        users were fetched, then `synced` how many of them were synced."""
         if not run(self.database, sync.has_job, write=False):
             return False
         job = run(
@@ -90,7 +107,7 @@ class JobWorker:
         if job is None:
             return False
         with self._heartbeat(job):
-            failure = self._run(job)
+            failure = self._run(job, fetched, synced)
         if failure is not None and not run(
             self.database,
             lambda tx: sync.fail_job(tx, job, owner=self.owner, detail=failure),
@@ -99,13 +116,16 @@ class JobWorker:
             _log.warning("job %s (%s) was taken up by another worker", job.id, job.kind)
         return True
 
-    def _run(self, job: sync.Job) -> str | None:
+    def _run(
+        self, job: sync.Job, fetched: Progress | None, synced: SyncProgress | None
+    ) -> str | None:
         """Do the job and end it as done; or return why it failed."""
         try:
-            gathered = sync.gather(job, jira=self.jira)
+            with self.jira_source() as jira:
+                gathered = sync.gather(job, jira=jira, progress=fetched)
             run(
                 self.database,
-                lambda tx: sync.run_job(tx, job, gathered, owner=self.owner),
+                lambda tx: sync.run_job(tx, job, gathered, owner=self.owner, progress=synced),
                 write=True,
             )
         except AccordError as error:

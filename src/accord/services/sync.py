@@ -11,10 +11,10 @@ from datetime import timedelta
 from accord.domain.errors import JiraNotConnected
 from accord.domain.rights import GlobalRight
 from accord.domain.users import Actor
-from accord.services.jira import JiraGateway, JiraUser
+from accord.services.jira import JiraGateway, JiraUser, Progress, SyncProgress
 from accord.services.transactions import now
+from accord.services.user_sync import sync_users
 from accord.store import jobs as store
-from accord.store import users as user_store
 from accord.store.database import Transaction
 from accord.store.jobs import Job as Job  # what a worker is handed
 
@@ -47,58 +47,33 @@ def renew_lease(tx: Transaction, job: Job, *, owner: str, lease: timedelta) -> b
     return store.renew(tx.connection, job.id, owner=owner, until=now() + lease)
 
 
-def gather(job: Job, *, jira: JiraGateway | None) -> Sequence[JiraUser]:
+def gather(
+    job: Job, *, jira: JiraGateway | None, progress: Progress | None = None
+) -> Sequence[JiraUser]:
     """What a claimed job needs from outside the database. Called outside a transaction,
     so that waiting for Jira holds none (on SQLite: not the single writer)."""
     if job.kind != USER_SYNC:
         raise ValueError(f"Unknown job kind: {job.kind}")
     if jira is None:
         raise JiraNotConnected
-    return list(jira.users())
+    return list(jira.users(progress))
 
 
-def run_job(tx: Transaction, job: Job, gathered: Sequence[JiraUser], *, owner: str) -> str:
+def run_job(
+    tx: Transaction,
+    job: Job,
+    gathered: Sequence[JiraUser],
+    *,
+    owner: str,
+    progress: SyncProgress | None = None,
+) -> str:
     """Do a claimed job's work with what `gather` fetched and end it as done; return what
     was recorded of it. Raises `LeaseLost` (the transaction must roll back) if `owner`
     no longer holds the job."""
-    detail = _sync_users(tx, gathered)
+    detail = sync_users(tx, gathered, progress=progress).summary()
     if not store.finish(tx.connection, job.id, owner=owner, ok=True, detail=detail, at=now()):
         raise LeaseLost
     return detail
-
-
-def _sync_users(tx: Transaction, jira_users: Sequence[JiraUser]) -> str:
-    """Create or update an Accord user for each Jira user (matched by key, then login)."""
-    created = updated = 0
-    for jira_user in jira_users:
-        user = user_store.find_user(tx.connection, jira_user.key)
-        if user is None or (user.jira_key not in (None, jira_user.key)):
-            user = user_store.find_user(tx.connection, jira_user.login)
-        if user is None:
-            user_store.insert_user(
-                tx.connection,
-                login=jira_user.login,
-                email=jira_user.email,
-                is_admin=False,
-                at=now(),
-                display_name=jira_user.display_name,
-                jira_key=jira_user.key,
-                is_active=jira_user.active,
-            )
-            created += 1
-        else:
-            user_store.update_user(
-                tx.connection,
-                user.id,
-                login=jira_user.login,
-                email=jira_user.email,
-                display_name=jira_user.display_name,
-                jira_key=jira_user.key,
-                is_active=jira_user.active,
-            )
-            updated += 1
-    tx.changed("auth")
-    return f"{created} users created, {updated} updated"
 
 
 def fail_job(tx: Transaction, job: Job, *, owner: str, detail: str) -> bool:
@@ -108,3 +83,7 @@ def fail_job(tx: Transaction, job: Job, *, owner: str, detail: str) -> bool:
 
 def user_sync_jobs(tx: Transaction) -> list[Job]:
     return store.jobs_of(tx.connection, USER_SYNC)
+
+
+def job_by_id(tx: Transaction, job_id: int) -> Job | None:
+    return store.job_by_id(tx.connection, job_id)

@@ -128,6 +128,26 @@ def first_entry_with_key(connection: sa.Connection, field_id: int, key: str) -> 
     return None if found is None else _entry_from(*found)
 
 
+def first_entries_with_keys(
+    connection: sa.Connection, field_id: int, keys: Sequence[str]
+) -> dict[str, Entry]:
+    """For each of `keys`, the lowest-id entry whose `field_id` holds it (a few
+    statements for many keys); keys no entry holds are left out."""
+    values = t.entry_values.c
+    found: dict[str, Entry] = {}
+    unique = sorted(set(keys))
+    for start in range(0, len(unique), 500):
+        query = (
+            sa.select(values.key, *COLUMNS)
+            .join(t.entries, _E.pk == values.entry_pk)
+            .where(values.field_id == field_id, values.key.in_(unique[start : start + 500]))
+            .order_by(values.entry_pk)
+        )
+        for row in connection.execute(query):
+            found.setdefault(row[0], entry_from_row(row[1:]))
+    return found
+
+
 def entry_exists(connection: sa.Connection, directory_id: int, number: int) -> bool:
     found = connection.execute(_EXISTS, {"directory_id": directory_id, "number": number})
     return found.first() is not None

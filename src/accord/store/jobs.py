@@ -162,3 +162,27 @@ def finish(
 def jobs_of(connection: sa.Connection, kind: str) -> list[Job]:
     query = sa.select(*_FIELDS).where(_J.kind == kind)
     return [Job(*row) for row in connection.execute(query.order_by(_J.id))]
+
+
+@dataclass(frozen=True, slots=True)
+class JobTimes:
+    job: Job
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+
+
+def last_job(connection: sa.Connection, kind: str, *, finished: bool = False) -> JobTimes | None:
+    """The newest job of `kind` (with `finished`: the newest that ended), or None."""
+    query = sa.select(*_FIELDS, _J.created_at, _J.started_at, _J.finished_at).where(_J.kind == kind)
+    if finished:
+        query = query.where(_J.status.in_(("done", "failed")))
+    row = connection.execute(query.order_by(_J.id.desc()).limit(1)).first()
+    if row is None:
+        return None
+    return JobTimes(Job(*row[:6]), row[6], row[7], row[8])
+
+
+def job_by_id(connection: sa.Connection, job_id: int) -> Job | None:
+    row = connection.execute(sa.select(*_FIELDS).where(_J.id == job_id)).first()
+    return None if row is None else Job(*row)

@@ -373,3 +373,24 @@ web_sessions = sa.Table(
     sa.Column("expires_at", Timestamp, nullable=False),
     sa.Index(None, "user_id"),
 )
+
+# Jira: the one connection (a single row), its secret encrypted with a key kept outside
+# the database (`services.secrets`).
+jira_connection = sa.Table(
+    "jira_connection",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("url", sa.String(2000), nullable=False),
+    sa.Column("deployment", sa.String(20), nullable=False),
+    sa.Column("auth", sa.String(20), nullable=False),
+    sa.Column("username", sa.String(255), nullable=False),
+    sa.Column("secret", sa.Text, nullable=False),
+    sa.Column("groups", sa.JSON, nullable=False),
+    sa.Column("server_title", sa.String(255), nullable=False),
+    sa.Column("server_version", sa.String(64), nullable=False),
+    sa.Column("deployment_type", sa.String(64), nullable=False),
+    sa.Column("account", sa.String(500), nullable=False),
+    sa.Column("connected_at", Timestamp, nullable=False),
+    sa.Column("connected_by", sa.ForeignKey("users.id", ondelete="SET NULL")),
+    sa.CheckConstraint("id = 1", name="single_row"),
+)

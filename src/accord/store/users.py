@@ -1,7 +1,7 @@
 """Users, groups, memberships, grants and the API key."""
 
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -81,6 +81,31 @@ def insert_user(
         .returning(t.users)
     ).one()
     return _user(row)
+
+
+def insert_users(
+    connection: sa.Connection, rows: Sequence[Mapping[str, object]], *, at: datetime
+) -> list[User]:
+    """Insert users (login, email, display_name, jira_key, is_active) in one statement."""
+    if not rows:
+        return []
+    values = [
+        {
+            **row,
+            "login_key": fold(str(row["login"])),
+            "display_name": row.get("display_name") or row["login"],
+            "is_admin": False,
+            "created_at": at,
+        }
+        for row in rows
+    ]
+    connection.execute(sa.insert(t.users), values)
+    keys = [str(row["login_key"]) for row in values]
+    found: list[User] = []
+    for start in range(0, len(keys), 500):
+        query = sa.select(t.users).where(_U.login_key.in_(keys[start : start + 500]))
+        found.extend(_user(row) for row in connection.execute(query))
+    return found
 
 
 def update_user(connection: sa.Connection, user_id: int, **changes: object) -> None:
