@@ -269,6 +269,31 @@ def _check_text_node(node: dict[str, Any], per_row: bool, shown: str) -> None:
         assert "entry_pk" in node.get("Index Cond", ""), f"a per-entry scan:\n{shown}"
 
 
+@pytest.mark.parametrize(
+    ("search", "expected"), [(_page(text="garcia 0099"), "force_custom_plan"), (_page(), "auto")]
+)
+def test_searches_are_planned_for_their_values_not_for_any(
+    loaded: dict[str, str], search: Search, expected: str
+) -> None:
+    """PostgreSQL: a generic plan of a prepared statement (kept after a few runs) cannot
+    know how many texts hold a piece; a page with a condition asks for plans made for its
+    values, for its transaction only. A page without one keeps the default."""
+    database = open_database(loaded["analysed"], sqlite_synchronous="NORMAL")
+    try:
+        if database.embedded:
+            pytest.skip("SQLite plans each statement for its values")
+
+        def work(tx: Transaction) -> str:
+            search(tx)
+            return str(tx.connection.exec_driver_sql("SHOW plan_cache_mode").scalar_one())
+
+        assert run(database, work, write=False) == expected
+        with database.engine.connect() as connection:
+            assert connection.exec_driver_sql("SHOW plan_cache_mode").scalar_one() == "auto"
+    finally:
+        database.dispose()
+
+
 def test_statistics_leave_the_text_index_out(loaded: dict[str, str]) -> None:
     """SQLite: ANALYZE (after every upgrade, as on an empty database) records figures for
     the entries' tables and none for the text index's own: figures taken while it was
