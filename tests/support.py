@@ -475,6 +475,21 @@ def dump(database: Database) -> dict[str, list[tuple[Any, ...]]]:
     return tables
 
 
+@contextmanager
+def statements(database: Database) -> Iterator[list[str]]:
+    """The statements the database is sent meanwhile (through SQLAlchemy)."""
+    sent: list[str] = []
+
+    def note(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        sent.append(statement)
+
+    sa.event.listen(database.engine, "before_cursor_execute", note)
+    try:
+        yield sent
+    finally:
+        sa.event.remove(database.engine, "before_cursor_execute", note)
+
+
 def custom_field(database: Database, directory: str, name: str) -> str:
     """The generated code of a demo custom field, by its display name."""
     with database.transaction(write=False) as tx:

@@ -17,7 +17,15 @@ import sqlalchemy as sa
 from accord.jobs.worker import JobWorker
 from accord.services.transactions import Database, open_database
 from accord.store import migrate
-from tests.support import API_PATH, KEY, PG_URL, InProcessServer, Templates, settings_for
+from tests.support import (
+    API_PATH,
+    KEY,
+    PG_URL,
+    InProcessServer,
+    Templates,
+    settings_for,
+    statements,
+)
 
 POINT_READ = {"command": "getcompanybyname", "companyId": "1", "apiKey": KEY, "userName": "admin"}
 GENERATED = re.compile(r"[0-9a-f]{16}")
@@ -170,7 +178,6 @@ def test_the_access_log_line_carries_the_request_id(
 
 def test_a_readiness_check_costs_two_statements(db: Database, http: httpx.Client) -> None:
     """A probe is cheap: it reads only whether the schema has a revision, and which."""
-    statements: list[str] = []
-    sa.event.listen(db.engine, "before_cursor_execute", lambda *a: statements.append(a[2]))
-    assert http.get("/readyz").status_code == 200
-    assert len(statements) <= 2, statements
+    with statements(db) as sent:
+        assert http.get("/readyz").status_code == 200
+    assert len(sent) <= 2, sent

@@ -3,6 +3,7 @@
 Every difference between the two is decided here, once; the services see `JiraGateway`.
 """
 
+from abc import ABC, abstractmethod
 from collections.abc import Iterable, Iterator
 from typing import Any
 from urllib.parse import quote
@@ -21,10 +22,11 @@ EVERYONE = "."
 """What Data Center's `user/search` reads as "every user"."""
 
 
-class DataCenter:
-    """Jira Server / Data Center, REST v2."""
+class _Jira(ABC):
+    """What both deployments share: the connection, the server's identity read from
+    `serverInfo` and `myself`, users gathered once each, issue fields set."""
 
-    api = "/rest/api/2"
+    api: str
 
     def __init__(self, client: JiraClient, *, groups: Iterable[str] = ()) -> None:
         self.client = client
@@ -33,6 +35,35 @@ class DataCenter:
     def server(self) -> JiraServer:
         info = _object(self.client.get(f"{self.api}/serverInfo"), "serverInfo")
         me = _object(self.client.get(f"{self.api}/myself"), "myself")
+        return self._server(info, me)
+
+    def users(self, progress: Progress | None = None) -> list[JiraUser]:
+        found: dict[str, JiraUser] = {}
+        for user in self._listing():
+            found.setdefault(user.key, user)
+            if progress is not None and len(found) % 500 == 0:
+                progress(len(found))
+        if progress is not None:
+            progress(len(found))
+        return list(found.values())
+
+    def set_issue_property(self, issue_key: str, field_key: str, value: str) -> None:
+        path = f"{self.api}/issue/{quote(issue_key, safe='')}"
+        self.client.request("PUT", path, json={"fields": {field_key: value}})
+
+    @abstractmethod
+    def _server(self, info: dict[str, Any], me: dict[str, Any]) -> JiraServer: ...
+
+    @abstractmethod
+    def _listing(self) -> Iterator[JiraUser]: ...
+
+
+class DataCenter(_Jira):
+    """Jira Server / Data Center, REST v2."""
+
+    api = "/rest/api/2"
+
+    def _server(self, info: dict[str, Any], me: dict[str, Any]) -> JiraServer:
         deployment = str(info.get("deploymentType") or "Server")
         if deployment.lower() == "cloud":
             raise JiraUnavailable(
@@ -44,16 +75,6 @@ class DataCenter:
             deployment_type=deployment,
             account=_account(str(me.get("name") or ""), me),
         )
-
-    def users(self, progress: Progress | None = None) -> list[JiraUser]:
-        found: dict[str, JiraUser] = {}
-        for user in self._listing():
-            found.setdefault(user.key, user)
-            if progress is not None and len(found) % 500 == 0:
-                progress(len(found))
-        if progress is not None:
-            progress(len(found))
-        return list(found.values())
 
     def _listing(self) -> Iterator[JiraUser]:
         if self.groups:
@@ -123,23 +144,13 @@ class DataCenter:
     def _members(self, group: str) -> Iterator[JiraUser]:
         yield from (_dc_user(u) for u in _group_members(self.client, self.api, group))
 
-    def set_issue_property(self, issue_key: str, field_key: str, value: str) -> None:
-        path = f"{self.api}/issue/{quote(issue_key, safe='')}"
-        self.client.request("PUT", path, json={"fields": {field_key: value}})
 
-
-class Cloud:
+class Cloud(_Jira):
     """Jira Cloud, REST v3: accounts by accountId; app accounts are not users here."""
 
     api = "/rest/api/3"
 
-    def __init__(self, client: JiraClient, *, groups: Iterable[str] = ()) -> None:
-        self.client = client
-        self.groups = tuple(groups)
-
-    def server(self) -> JiraServer:
-        info = _object(self.client.get(f"{self.api}/serverInfo"), "serverInfo")
-        me = _object(self.client.get(f"{self.api}/myself"), "myself")
+    def _server(self, info: dict[str, Any], me: dict[str, Any]) -> JiraServer:
         return JiraServer(
             title=str(info.get("serverTitle") or ""),
             version=str(info.get("version") or ""),
@@ -147,20 +158,12 @@ class Cloud:
             account=_account(str(me.get("emailAddress") or me.get("accountId") or ""), me),
         )
 
-    def users(self, progress: Progress | None = None) -> list[JiraUser]:
-        found: dict[str, JiraUser] = {}
-        for raw in self._listing():
-            if raw.get("accountType") != "atlassian":
-                continue  # app and customer accounts
-            user = _cloud_user(raw)
-            found.setdefault(user.key, user)
-            if progress is not None and len(found) % 500 == 0:
-                progress(len(found))
-        if progress is not None:
-            progress(len(found))
-        return list(found.values())
+    def _listing(self) -> Iterator[JiraUser]:
+        for raw in self._accounts():
+            if raw.get("accountType") == "atlassian":  # not app and customer accounts
+                yield _cloud_user(raw)
 
-    def _listing(self) -> Iterator[dict[str, Any]]:
+    def _accounts(self) -> Iterator[dict[str, Any]]:
         if self.groups:
             for group in self.groups:
                 yield from _group_members(self.client, self.api, group)
@@ -173,10 +176,6 @@ class Cloud:
                 return
             yield from (_object(u, "users/search") for u in page)
             start += len(page)
-
-    def set_issue_property(self, issue_key: str, field_key: str, value: str) -> None:
-        path = f"{self.api}/issue/{quote(issue_key, safe='')}"
-        self.client.request("PUT", path, json={"fields": {field_key: value}})
 
 
 def _group_members(client: JiraClient, api: str, group: str) -> Iterator[dict[str, Any]]:

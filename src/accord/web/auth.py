@@ -16,10 +16,11 @@ from accord.web.context import (
     SESSION_COOKIE,
     SIGN_IN_COOKIE,
     Page,
+    Pairs,
     WebContext,
     context,
+    form_page,
     local_path,
-    page,
     redirect,
 )
 from accord.web.forms import first, read_form
@@ -99,17 +100,12 @@ async def sign_in(request: Request) -> Response:
 
 
 async def sign_out(request: Request) -> Response:
-    web = context(request)
-    try:
-        form = first(await read_form(request, SIGN_IN_FORM_BYTES))
-    except AccordError as error:
-        return web.render(Page("error.html", {"message": error.message}, 400))
     token = request.cookies.get(SESSION_COOKIE, "")
 
-    def work(tx: Transaction, _session: sessions.WebSession) -> Response:
+    def work(tx: Transaction, _session: sessions.WebSession, _pairs: Pairs) -> Response:
         sessions.sign_out(tx, token)
         response = redirect("/sign-in")
         response.delete_cookie(SESSION_COOKIE, path="/")
         return response
 
-    return await page(request, work, write=True, form=form)
+    return await form_page(request, work, limit=SIGN_IN_FORM_BYTES)

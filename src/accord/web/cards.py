@@ -18,8 +18,8 @@ from accord.services.sessions import WebSession
 from accord.services.transactions import Transaction
 from accord.settings import Settings
 from accord.web import texts
-from accord.web.context import Page, Refused, context, error_page, page, redirect
-from accord.web.forms import first, read_form
+from accord.web.context import Page, Pairs, Refused, form_page, page, redirect
+from accord.web.forms import first
 from accord.web.values import (
     changed_inputs,
     editable,
@@ -179,22 +179,33 @@ def _field_errors(error: AccordError) -> dict[str, str]:
     return {} if error.field is None else {error.field: error.message}
 
 
-async def _posted(request: Request) -> tuple[list[tuple[str, str]], Response | None]:
+def _limit(request: Request) -> int:
     settings: Settings = request.app.state.settings
-    try:
-        return await read_form(request, settings.max_request_bytes), None
-    except AccordError as error:
-        return [], error_page(context(request), error, None)
+    return settings.max_request_bytes
+
+
+def _refused(
+    tx: Transaction,
+    directory: Directory,
+    entry: Entry | None,
+    error: AccordError,
+    **form: Any,
+) -> Refused:
+    """The form again with the services' errors by field; `error` itself if it names none."""
+    errors = _field_errors(error)
+    if not errors:
+        raise error
+    page_ = _form_page(
+        tx, directory, entry, errors=errors, message=texts.FIX_ERRORS, status=422, **form
+    )
+    return Refused(page_)
 
 
 async def save(request: Request) -> Response:
     code, entry_id = request.path_params["code"], _entry_id(request)
-    pairs, refused = await _posted(request)
-    if refused is not None:
-        return refused
-    form = first(pairs)
 
-    def work(tx: Transaction, session: WebSession) -> Page | Response:
+    def work(tx: Transaction, session: WebSession, pairs: Pairs) -> Page | Response:
+        form = first(pairs)
         directory, entry = _located(tx, session, code, entry_id)
         session.actor.rights.require_on(Action.EDIT, directory)
         fields = editable(tx.schema, directory)
@@ -231,24 +242,11 @@ async def save(request: Request) -> Response:
                 )
             ) from stale
         except AccordError as error:
-            if not _field_errors(error):
-                raise
-            raise Refused(
-                _form_page(
-                    tx,
-                    directory,
-                    entry,
-                    typed=typed,
-                    was=was,
-                    version=version,
-                    errors=_field_errors(error),
-                    message=texts.FIX_ERRORS,
-                    status=422,
-                )
-            ) from error
+            refused = _refused(tx, directory, entry, error, typed=typed, was=was, version=version)
+            raise refused from error
         return redirect(entry_url(directory, entry.id))
 
-    return await page(request, work, write=True, form=form)
+    return await form_page(request, work, limit=_limit(request))
 
 
 def _version(text: str) -> int:
@@ -258,12 +256,8 @@ def _version(text: str) -> int:
 
 async def create(request: Request) -> Response:
     code = request.path_params["code"]
-    pairs, refused = await _posted(request)
-    if refused is not None:
-        return refused
-    form = first(pairs)
 
-    def work(tx: Transaction, session: WebSession) -> Page | Response:
+    def work(tx: Transaction, session: WebSession, pairs: Pairs) -> Page | Response:
         directory = tx.schema.find_directory(code)
         fields = editable(tx.schema, directory)
         typed = {f.code: typed_value(f, pairs) for f in fields}
@@ -272,22 +266,10 @@ async def create(request: Request) -> Response:
                 tx, directory, changed_inputs(fields, typed, None), actor=session.actor
             )
         except AccordError as error:
-            if not _field_errors(error):
-                raise
-            raise Refused(
-                _form_page(
-                    tx,
-                    directory,
-                    None,
-                    typed=typed,
-                    errors=_field_errors(error),
-                    message=texts.FIX_ERRORS,
-                    status=422,
-                )
-            ) from error
+            raise _refused(tx, directory, None, error, typed=typed) from error
         return redirect(entry_url(directory, entry.id))
 
-    return await page(request, work, write=True, form=form)
+    return await form_page(request, work, limit=_limit(request))
 
 
 async def delete_form(request: Request) -> Response:
@@ -304,13 +286,10 @@ async def delete_form(request: Request) -> Response:
 
 async def delete(request: Request) -> Response:
     code, entry_id = request.path_params["code"], _entry_id(request)
-    pairs, refused = await _posted(request)
-    if refused is not None:
-        return refused
 
-    def work(tx: Transaction, session: WebSession) -> Response:
+    def work(tx: Transaction, session: WebSession, _pairs: Pairs) -> Response:
         directory, entry = _located(tx, session, code, entry_id)
         entries.delete_entry(tx, directory, EntryRef(id=entry.id), actor=session.actor)
         return redirect(entry_url(directory))
 
-    return await page(request, work, write=True, form=first(pairs))
+    return await form_page(request, work, limit=_limit(request))

@@ -4,7 +4,7 @@ A handler names the work to do in the transaction as a function of the transacti
 the signed-in session, returning a `Page` (or a redirect). The session is checked inside
 that same transaction, so a page costs one transaction and acts with the rights read in
 it; a form's CSRF token is checked there too, before the work, so a refused form changes
-nothing.
+nothing. A posted form's body is read only once its session is known to be signed in.
 """
 
 import secrets
@@ -25,6 +25,7 @@ from accord.services.sessions import SessionInvalid, WebSession, authenticate_se
 from accord.services.throttle import FailureThrottle
 from accord.services.transactions import Database, Transaction, run
 from accord.web import texts
+from accord.web.forms import first, read_form
 
 SESSION_COOKIE = "accord_session"
 SIGN_IN_COOKIE = "accord_sign_in"
@@ -62,6 +63,7 @@ STATUS = {
     "stale_version": 409,
     "conflict": 409,
     "request_too_large": 413,
+    "bad_form": 400,
     "statement_timeout": 503,
 }
 """HTTP statuses of the errors a page shows; any other user error is a 422."""
@@ -122,6 +124,8 @@ def context(request: Request) -> WebContext:
 
 
 Work = Callable[[Transaction, WebSession], Page | Response]
+Pairs = list[tuple[str, str]]
+FormWork = Callable[[Transaction, WebSession, Pairs], Page | Response]
 
 
 async def page(
@@ -163,6 +167,30 @@ async def page(
         return web.render(refused.page, sessions[-1])
     except AccordError as error:
         return error_page(web, error, sessions[-1] if sessions else None)
+
+
+async def form_page(request: Request, work: FormWork, *, limit: int) -> Response:
+    """`work` on a posted form of at most `limit` bytes, in one write transaction.
+
+    The session is checked before the body is read (a stranger's request is not parsed),
+    and again, with the form's CSRF token, in the write transaction itself.
+    """
+    web = context(request)
+    token = request.cookies.get(SESSION_COOKIE, "")
+    try:
+        if not token:
+            raise SessionInvalid
+        await to_thread.run_sync(
+            lambda: run(web.database, lambda tx: authenticate_session(tx, token), write=False),
+            limiter=web.threads(write=False),
+        )
+    except SessionInvalid:
+        return sign_in_redirect(request)
+    try:
+        pairs = await read_form(request, limit)
+    except AccordError as error:
+        return error_page(web, error, None)
+    return await page(request, lambda tx, s: work(tx, s, pairs), write=True, form=first(pairs))
 
 
 def error_page(web: WebContext, error: AccordError, session: WebSession | None) -> Response:

@@ -1,15 +1,13 @@
 """GET /api/v1/search: the first entries of every directory the caller may view that hold a
 piece of text (issue 17), through HTTP on both databases."""
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 import pytest
-import sqlalchemy as sa
 
 from accord.services.transactions import Database
 from tests.functional.api_support import Api, ClientOf, Clients, problem
+from tests.support import statements
 
 Results = dict[str, list[str]]
 
@@ -109,21 +107,6 @@ def test_unreadable_or_unknown_parameters_are_400(api: Api, query: str) -> None:
 def test_without_a_token_401(clients: Clients, api: Api) -> None:
     problem(clients(None).get("/search?q=teamlead"), 401, "invalid_token")
     assert "CLIENTS" in found(api, q="teamlead")  # with one, found
-
-
-@contextmanager
-def statements(db: Database) -> Iterator[list[str]]:
-    """The statements the database is sent meanwhile (through SQLAlchemy)."""
-    sent: list[str] = []
-
-    def note(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
-        sent.append(statement)
-
-    sa.event.listen(db.engine, "before_cursor_execute", note)
-    try:
-        yield sent
-    finally:
-        sa.event.remove(db.engine, "before_cursor_execute", note)
 
 
 def test_one_query_per_directory_searched(api: Api, db: Database) -> None:

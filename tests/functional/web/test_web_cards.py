@@ -228,5 +228,18 @@ def test_a_form_too_large_is_refused_and_changes_nothing(admin: Browser) -> None
 
 def test_a_form_that_is_not_a_web_form_is_refused(admin: Browser) -> None:
     reply = admin.http.post(f"{TEAMLEAD}/edit", json={"csrf": admin.csrf()})
-    assert reply.status_code == 422
+    assert reply.status_code == 400
     assert "application/x-www-form-urlencoded" in text_of(reply.text)
+
+
+@pytest.mark.parametrize("cookie", [None, "forged-session"])
+def test_a_strangers_form_is_not_read(server: InProcessServer, cookie: str | None) -> None:
+    """Without a live session, a form of any size or kind is sent to sign in, unread."""
+    stranger = Browser(server)
+    if cookie is not None:
+        stranger.http.cookies.set("accord_session", cookie)
+    for path in ["/d/CLIENTS/new", f"{TEAMLEAD}/edit", f"{TEAMLEAD}/delete", "/sign-out"]:
+        huge = stranger.post(path, {"f.org_name": "x" * 2_000_000})
+        odd = stranger.http.post(path, json={"f.org_name": "x"})
+        for reply in [huge, odd]:
+            assert (reply.status_code, reply.headers["location"]) == (303, "/sign-in")

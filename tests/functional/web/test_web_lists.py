@@ -11,10 +11,15 @@ from tests.functional.web.web_support import (
     PASSWORD,
     Browser,
     add_web_user,
-    statements,
     text_of,
 )
-from tests.support import InProcessServer, read_only_db, read_only_demo_url, read_only_server
+from tests.support import (
+    InProcessServer,
+    read_only_db,
+    read_only_demo_url,
+    read_only_server,
+    statements,
+)
 
 SHARED = (read_only_demo_url, read_only_db, read_only_server)
 ALL_COMPANIES = 16

@@ -3,13 +3,10 @@ pages and sends their forms back (with the CSRF token each page carries)."""
 
 import html
 import re
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 from urllib.parse import urlencode
 
 import httpx
-import sqlalchemy as sa
 
 from accord.services import demo, sessions
 from accord.services.transactions import Database, run
@@ -89,18 +86,3 @@ class Browser:
 
     def close(self) -> None:
         self.http.close()
-
-
-@contextmanager
-def statements(db: Database) -> Iterator[list[str]]:
-    """The statements the database is sent meanwhile (through SQLAlchemy)."""
-    sent: list[str] = []
-
-    def note(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
-        sent.append(statement)
-
-    sa.event.listen(db.engine, "before_cursor_execute", note)
-    try:
-        yield sent
-    finally:
-        sa.event.remove(db.engine, "before_cursor_execute", note)
