@@ -1,5 +1,6 @@
 """The REST API v1: every route under /api/v1, errors as problem JSON."""
 
+import functools
 from collections import Counter
 from typing import Annotated, Any
 
@@ -8,6 +9,7 @@ from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute
 from fastapi.security import HTTPAuthorizationCredentials
 from starlette.responses import Response
+from starlette.routing import BaseRoute
 
 from accord.api import (
     dictionaries,
@@ -135,9 +137,22 @@ async def me(request: Request) -> Response:
     return Response(await read(request, work, brief=True), media_type="application/json")
 
 
+@functools.cache
+def _built_routes() -> tuple[BaseRoute, ...]:
+    """The REST API's routes, built once per process.
+
+    FastAPI analyses every endpoint's signature each time a router is included (0.1 s for
+    this API, most of an app's creation); the routes depend on the code alone, since each
+    request finds its database and settings on `request.app.state`.
+    """
+    holder = APIRouter()
+    holder.include_router(router())
+    return tuple(holder.routes)
+
+
 def install(app: FastAPI, database: Database, secret_box: SecretBox) -> None:
     app.state.api = ApiContext(database, secret_box)
     problems.install(app, PREFIX)
-    app.include_router(router())
+    app.router.routes.extend(_built_routes())
     app.router.routes[0:0] = direct.routes(PREFIX)  # ahead of the FastAPI routes
     docs.install(app, PREFIX)

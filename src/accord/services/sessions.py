@@ -6,6 +6,7 @@ form of the session sends back. A session stops working when it expires, when it
 signs out, and at once when its user is disabled (the "auth" cache is invalidated).
 """
 
+import functools
 import hashlib
 import secrets
 from dataclasses import dataclass
@@ -30,7 +31,16 @@ SESSION_LIFETIME = timedelta(days=7)
 """A session ends this long after its sign-in (signing out ends it sooner)."""
 EDGE = "web"
 _HASHER = PasswordHasher()  # Argon2id, RFC 9106's second recommended parameters
-_DUMMY_HASH = _HASHER.hash("a password no user has")
+
+
+@functools.cache
+def _dummy_hash() -> str:
+    """What an unknown login's password is checked against (so it takes as long as a
+    known one's); made on first use, not at import: a hash costs a third of a second,
+    which every CLI command and server start would pay."""
+    return _HASHER.hash("a password no user has")
+
+
 """Verified against when no user has the login: a wrong login costs what a wrong
 password costs, so timing does not tell which logins exist."""
 
@@ -145,7 +155,7 @@ def _verified(hashed: str | None, password: str) -> bool:
     if len(password) > MAX_PASSWORD_LENGTH or has_invalid_characters(password):
         password = ""  # never hashed as given; still verified, so it costs the same
     try:
-        return _HASHER.verify(hashed or _DUMMY_HASH, password) and hashed is not None
+        return _HASHER.verify(hashed or _dummy_hash(), password) and hashed is not None
     except (VerificationError, InvalidHashError):
         return False
 
