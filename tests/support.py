@@ -32,7 +32,7 @@ from accord.app import create_app
 from accord.services import demo
 from accord.services.transactions import Database, open_database, run
 from accord.settings import Settings
-from accord.store import migrate
+from accord.store import driver, migrate
 
 PG_URL = os.environ.get("ACCORD_TEST_DATABASE_URL")
 API_PATH = "/plugins/servlet/crm/api"
@@ -491,17 +491,28 @@ def dump(database: Database) -> dict[str, list[tuple[Any, ...]]]:
 
 
 @contextmanager
-def statements(database: Database) -> Iterator[list[str]]:
-    """The statements the database is sent meanwhile (through SQLAlchemy)."""
+def statements(database: Database, *, on_the_driver: bool = False) -> Iterator[list[str]]:
+    """The statements the database is sent meanwhile (through SQLAlchemy; with
+    `on_the_driver`, those the hot paths run on the driver itself too, as an SQLite
+    read transaction's, which SQLAlchemy never sees)."""
     sent: list[str] = []
 
     def note(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
         sent.append(statement)
 
+    def on_driver(connection: sa.Connection, sql: str, params: Any = ()) -> Any:
+        if sql not in ("BEGIN", "COMMIT"):
+            sent.append(sql)
+        return execute(connection, sql, params)
+
+    execute = driver.execute
     sa.event.listen(database.engine, "before_cursor_execute", note)
+    if on_the_driver:
+        driver.execute = on_driver
     try:
         yield sent
     finally:
+        driver.execute = execute
         sa.event.remove(database.engine, "before_cursor_execute", note)
 
 

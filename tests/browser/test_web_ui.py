@@ -33,7 +33,7 @@ def test_sign_in_then_open_a_list_and_search(page: Page) -> None:
     expect(page.get_by_role("heading", name="Companies")).to_be_visible()
     rows = page.locator("table.entries tbody tr")
     expect(rows).to_have_count(16)
-    page.get_by_label("Search").press_sequentially("teaml")  # htmx asks as one types
+    page.get_by_label("Search", exact=True).press_sequentially("teaml")  # htmx asks as one types
     expect(rows).to_have_count(1)
     expect(rows.first).to_contain_text("Teamlead")
     expect(page).to_have_url(re.compile(r"q=teaml"))
@@ -74,3 +74,67 @@ def test_open_a_card_edit_it_and_see_the_history(page: Page) -> None:
     kind = latest.get_by_role("row", name=re.compile("^Type"))
     expect(kind.locator("del")).to_have_text("Lead")
     expect(kind.locator("ins")).to_have_text("Client")
+
+
+def test_search_everywhere_as_one_types_then_open_a_result(page: Page) -> None:
+    signed_in(page)
+    box = page.get_by_role("searchbox", name="Search everywhere")
+    page.keyboard.press("/")  # the shortcut focuses the box
+    expect(box).to_be_focused()
+    page.keyboard.type("globex")
+    dropdown = page.locator("#everywhere-results")
+    expect(dropdown.get_by_role("link", name="Dan Brown")).to_be_visible()
+    page.keyboard.press("ArrowDown")  # into the dropdown, by the keyboard
+    expect(dropdown.get_by_role("link", name="Globex", exact=True)).to_be_focused()
+    page.keyboard.press("Enter")
+    expect(page.get_by_role("heading", name="Globex", exact=True)).to_be_visible()
+    expect(page).to_have_url(re.compile(r"/d/CLIENTS/4$"))
+    filter_box = page.get_by_label("Filter")
+    page.goto("/d/CLIENTS")
+    filter_box.press_sequentially("a/b")  # "/" typed in a field is only a character
+    expect(filter_box).to_have_value("a/b")
+    expect(filter_box).to_be_focused()
+    box.fill("teamlead")
+    box.press("Enter")  # the whole results page
+    expect(page.get_by_role("heading", name="Products")).to_be_visible()
+    expect(page.get_by_role("link", name="CRM for Jira")).to_be_visible()
+
+
+def test_pick_a_linked_entry_as_one_types(page: Page) -> None:
+    signed_in(page)
+    page.goto("/d/CONTACTS/6/edit")
+    company = page.get_by_label("Company", exact=True)
+    company.fill("")
+    expect(company).to_have_attribute("role", "combobox")  # a picker once JavaScript runs
+    company.press_sequentially("glob")
+    option = page.get_by_role("option", name="Globex")
+    expect(option).to_be_visible()
+    expect(company).to_have_attribute("aria-expanded", "true")
+    company.press("ArrowDown")
+    company.press("Enter")  # chosen: the form is not sent yet
+    expect(company).to_have_value("Globex")
+    expect(option).to_be_hidden()
+    page.get_by_role("button", name="Save").click()
+    expect(page).to_have_url(re.compile(r"/d/CONTACTS/6$"))
+    expect(page.get_by_role("link", name="Globex")).to_have_attribute("href", "/d/CLIENTS/4")
+
+
+def test_drag_a_card_to_another_column_of_the_board(page: Page) -> None:
+    signed_in(page)
+    page.goto("/d/CLIENTS")
+    page.get_by_role("link", name="Board").click()
+    expect(page.get_by_role("heading", name="Companies by Type")).to_be_visible()
+    partner = page.locator("section.column", has=page.get_by_role("heading", name="Partner"))
+    card = page.locator("li.card", has=page.get_by_role("link", name="Pied Piper"))
+    expect(card).to_have_attribute("draggable", "true")
+    with page.expect_response(re.compile(r"/board\?by=org_type$")):  # sent, then redrawn
+        card.drag_to(partner, source_position={"x": 4, "y": 4})  # the card, not its select
+    expect(partner.get_by_role("link", name="Pied Piper")).to_be_visible()
+    page.reload()  # saved, not only moved on the page
+    expect(partner.get_by_role("link", name="Pied Piper")).to_be_visible()
+    moved = partner.locator("li.card", has=page.get_by_role("link", name="Pied Piper"))
+    expect(moved.get_by_label("Move Pied Piper to")).to_have_value(re.compile(r"^\d+$"))
+    moved.get_by_label("Move Pied Piper to").select_option("Lead")  # without dragging
+    moved.get_by_role("button", name="Move").click()
+    lead = page.locator("section.column", has=page.get_by_role("heading", name="Lead"))
+    expect(lead.get_by_role("link", name="Pied Piper")).to_be_visible()

@@ -21,16 +21,19 @@ from accord.web import texts
 from accord.web.context import Page, Pairs, Refused, form_page, page, redirect
 from accord.web.forms import first
 from accord.web.values import (
+    Picks,
     changed_inputs,
     editable,
+    entry_title,
     entry_url,
     form_value,
+    picked,
     shown,
     typed_value,
 )
 
 
-def _entry_id(request: Request) -> int:
+def entry_id_of(request: Request) -> int:
     """The id in the path; one out of range names no entry (a 404, as any unknown one)."""
     digits: str = request.path_params["entry_id"]
     well_formed = digits.isascii() and digits.isdigit() and len(digits) <= 10
@@ -87,7 +90,7 @@ def _timeline(
 
 
 async def card(request: Request) -> Response:
-    code, entry_id = request.path_params["code"], _entry_id(request)
+    code, entry_id = request.path_params["code"], entry_id_of(request)
 
     def work(tx: Transaction, session: WebSession) -> Page:
         directory, entry = _located(tx, session, code, entry_id)
@@ -97,7 +100,7 @@ async def card(request: Request) -> Response:
         values = {
             "directory": directory,
             "entry": entry,
-            "title": _title(tx.schema, directory, entry),
+            "title": entry_title(tx.schema, directory, entry),
             "fields": fields,
             "timeline": _timeline(tx.schema, directory, history),
             "can_edit": rights.can(Action.EDIT, directory),
@@ -107,11 +110,6 @@ async def card(request: Request) -> Response:
         return Page("card.html", values)
 
     return await page(request, work)
-
-
-def _title(schema: Schema, directory: Directory, entry: Entry) -> str:
-    items = shown(schema.name_field(directory), entry, schema)
-    return items[0].text if items else f"#{entry.id}"
 
 
 # The edit form
@@ -128,6 +126,7 @@ def _form_page(
     errors: Mapping[str, str] | None = None,
     message: str = "",
     saved_now: Mapping[str, str] | None = None,
+    picks: Picks | None = None,
     status: int = 200,
 ) -> Page:
     schema = tx.schema
@@ -136,7 +135,7 @@ def _form_page(
     values = {
         "directory": directory,
         "entry": entry,
-        "title": _title(schema, directory, entry) if entry is not None else "",
+        "title": entry_title(schema, directory, entry) if entry is not None else "",
         "fields": fields,
         "typed": typed if typed is not None else original,
         "was": was if was is not None else original,
@@ -144,15 +143,16 @@ def _form_page(
         "errors": errors or {},
         "message": message,
         "saved_now": saved_now or {},
+        "picks": picks or {},
         "dictionary": schema.dictionary,
-        "target": lambda f: schema.directory(f.target_directory_id).name,
+        "target": lambda f: schema.directory(f.target_directory_id),
         "url": entry_url,
     }
     return Page("edit.html", values, status)
 
 
 async def edit_form(request: Request) -> Response:
-    code, entry_id = request.path_params["code"], _entry_id(request)
+    code, entry_id = request.path_params["code"], entry_id_of(request)
 
     def work(tx: Transaction, session: WebSession) -> Page:
         directory, entry = _located(tx, session, code, entry_id)
@@ -202,7 +202,7 @@ def _refused(
 
 
 async def save(request: Request) -> Response:
-    code, entry_id = request.path_params["code"], _entry_id(request)
+    code, entry_id = request.path_params["code"], entry_id_of(request)
 
     def work(tx: Transaction, session: WebSession, pairs: Pairs) -> Page | Response:
         form = first(pairs)
@@ -211,13 +211,13 @@ async def save(request: Request) -> Response:
         fields = editable(tx.schema, directory)
         typed = {f.code: typed_value(f, pairs) for f in fields}
         was = {f.code: form.get(f"was.{f.code}", "") for f in fields}
-        version = _version(form.get("version", ""))
+        version, picks = version_of(form.get("version", "")), picked(fields, pairs)
         try:
             entries.update_entry(
                 tx,
                 directory,
                 EntryRef(id=entry.id),
-                changed_inputs(fields, typed, was),
+                changed_inputs(fields, typed, was, picks),
                 actor=session.actor,
                 expected_version=version,
             )
@@ -238,18 +238,21 @@ async def save(request: Request) -> Response:
                     version=stale.current,
                     message=message,
                     saved_now=saved_now,
+                    picks=picks,
                     status=409,
                 )
             ) from stale
         except AccordError as error:
-            refused = _refused(tx, directory, entry, error, typed=typed, was=was, version=version)
+            refused = _refused(
+                tx, directory, entry, error, typed=typed, was=was, version=version, picks=picks
+            )
             raise refused from error
         return redirect(entry_url(directory, entry.id))
 
     return await form_page(request, work, limit=_limit(request))
 
 
-def _version(text: str) -> int:
+def version_of(text: str) -> int:
     """The version the form was made from; one that cannot be is stale, as an old one."""
     return int(text) if text.isascii() and text.isdigit() and len(text) <= 18 else -1
 
@@ -260,32 +263,31 @@ async def create(request: Request) -> Response:
     def work(tx: Transaction, session: WebSession, pairs: Pairs) -> Page | Response:
         directory = tx.schema.find_directory(code)
         fields = editable(tx.schema, directory)
-        typed = {f.code: typed_value(f, pairs) for f in fields}
+        typed, picks = {f.code: typed_value(f, pairs) for f in fields}, picked(fields, pairs)
+        inputs = changed_inputs(fields, typed, None, picks)
         try:
-            entry = entries.create_entry(
-                tx, directory, changed_inputs(fields, typed, None), actor=session.actor
-            )
+            entry = entries.create_entry(tx, directory, inputs, actor=session.actor)
         except AccordError as error:
-            raise _refused(tx, directory, None, error, typed=typed) from error
+            raise _refused(tx, directory, None, error, typed=typed, picks=picks) from error
         return redirect(entry_url(directory, entry.id))
 
     return await form_page(request, work, limit=_limit(request))
 
 
 async def delete_form(request: Request) -> Response:
-    code, entry_id = request.path_params["code"], _entry_id(request)
+    code, entry_id = request.path_params["code"], entry_id_of(request)
 
     def work(tx: Transaction, session: WebSession) -> Page:
         directory, entry = _located(tx, session, code, entry_id)
         session.actor.rights.require_on(Action.REMOVE, directory)
         values = {"directory": directory, "entry": entry, "url": entry_url}
-        return Page("delete.html", {**values, "title": _title(tx.schema, directory, entry)})
+        return Page("delete.html", {**values, "title": entry_title(tx.schema, directory, entry)})
 
     return await page(request, work)
 
 
 async def delete(request: Request) -> Response:
-    code, entry_id = request.path_params["code"], _entry_id(request)
+    code, entry_id = request.path_params["code"], entry_id_of(request)
 
     def work(tx: Transaction, session: WebSession, _pairs: Pairs) -> Response:
         directory, entry = _located(tx, session, code, entry_id)

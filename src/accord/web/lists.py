@@ -16,6 +16,7 @@ from accord.domain.schema import Directory, Field, Schema
 from accord.services import listings
 from accord.services.sessions import WebSession
 from accord.services.transactions import Transaction
+from accord.web.board import board_url, groupable
 from accord.web.context import Page, page
 from accord.web.values import entry_url, shown
 
@@ -96,6 +97,7 @@ async def entries_list(request: Request) -> Response:
         session.actor.rights.require_on(Action.VIEW, directory)
         params = ListParams.of(request)
         columns = _columns(tx.schema, directory, params.cols)
+        grouping = groupable(tx.schema, directory)
         values = {
             "directory": directory,
             "params": params,
@@ -103,6 +105,7 @@ async def entries_list(request: Request) -> Response:
             "all_fields": tx.schema.fields_of(directory),
             "chosen": {f.code for f in columns},
             "can_add": session.actor.rights.can(Action.ADD, directory),
+            "board_url": board_url(directory, grouping[0]) if grouping else None,
             "url": entry_url,
             "sortable": lambda f: f.type in SORTABLE_TYPES and not f.multiple,
             "error": None,

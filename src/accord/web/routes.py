@@ -9,7 +9,7 @@ from starlette.staticfiles import StaticFiles
 from accord.services.throttle import FailureThrottle
 from accord.services.transactions import Database
 from accord.settings import Settings
-from accord.web import auth, cards, lists
+from accord.web import auth, board, cards, lists, search
 from accord.web.context import STATIC_PATH, WebContext
 
 STATIC = Path(__file__).parent / "static"
@@ -21,7 +21,11 @@ def routes() -> list[BaseRoute]:
         Route("/sign-in", auth.sign_in_form, methods=["GET"]),
         Route("/sign-in", auth.sign_in, methods=["POST"]),
         Route("/sign-out", auth.sign_out, methods=["POST"]),
+        Route("/search", search.search_page, methods=["GET"]),
+        Route("/search/suggest", search.suggest, methods=["GET"]),
         Route("/d/{code}", lists.entries_list, methods=["GET"]),
+        Route("/d/{code}/pick", search.pick, methods=["GET"]),
+        Route("/d/{code}/board", board.board, methods=["GET"]),
         Route("/d/{code}/new", cards.new_form, methods=["GET"]),
         Route("/d/{code}/new", cards.create, methods=["POST"]),
         Route("/d/{code}/{entry_id}", cards.card, methods=["GET"]),
@@ -29,6 +33,7 @@ def routes() -> list[BaseRoute]:
         Route("/d/{code}/{entry_id}/edit", cards.save, methods=["POST"]),
         Route("/d/{code}/{entry_id}/delete", cards.delete_form, methods=["GET"]),
         Route("/d/{code}/{entry_id}/delete", cards.delete, methods=["POST"]),
+        Route("/d/{code}/{entry_id}/move", board.move, methods=["POST"]),
         Mount(STATIC_PATH, app=StaticFiles(directory=STATIC), name="static"),
     ]
 

@@ -14,3 +14,42 @@ STALE_EDIT = (
 FIX_ERRORS = "Nothing was saved: fix the fields marked below."
 YES = "Yes"
 NO = "No"
+
+# Search everywhere (the box in every page's header, its dropdown and its page)
+SEARCH_LABEL = "Search everywhere"
+SEARCH_PLACEHOLDER = "Search (press /)"
+SEARCH_BUTTON = "Search"
+SEARCH_TITLE = "Search"
+SEARCH_HEADING = "Search everywhere"
+SEARCH_HINT = "Type a few letters of a name or of any text field; every word must appear."
+SEARCH_NOTHING = "Nothing found for “{q}”."
+SEARCH_MORE = "All matches in {directory}"
+SEARCH_SEE_ALL = "See all results"
+
+# Link pickers (a link field of the edit form)
+PICK_HINT = "The name of an entry of {directory}{several}: type a few letters to pick one."
+PICK_SEVERAL = " (several: separated by commas)"
+PICK_OPTIONS = "Entries of {directory}"
+PICK_NOTHING = "No entry of {directory} holds this."
+
+# The board (a directory's entries in columns by a dictionary field)
+BOARD = "Board"
+BOARD_TITLE = "{directory} by {field}"
+BOARD_GROUP_BY = "Group by"
+BOARD_SHOW = "Show"
+BOARD_NONE = "(none)"
+BOARD_EMPTY_COLUMN = "No entries."
+BOARD_MORE = "All entries in {column}"
+BOARD_MOVE_TO = "Move {name} to"
+BOARD_MOVE = "Move"
+BOARD_NO_FIELD = "{directory} has no field with one value of a dictionary to group its entries by."
+BOARD_NOT_GROUPABLE = (
+    "Field '{field}' cannot group a board: pick a field holding one value of a dictionary."
+)
+BOARD_TOO_MANY_COLUMNS = "Only the first {count} values of {field} are shown as columns."
+BOARD_STALE = (
+    "{name} was changed by someone else while you were looking (it is now at version"
+    " {version}): nothing was moved. The board below is as saved now; move it again if"
+    " you still want to."
+)
+BOARD_HINT = "Drag a card to another column, or choose its column and press Move."

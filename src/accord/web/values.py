@@ -6,7 +6,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from urllib.parse import quote
 
-from accord.domain.entries import Entry
+from accord.domain.entries import Entry, parse_id
 from accord.domain.json_values import JsonInput
 from accord.domain.schema import CONTACTS, Directory, Field, FieldType, Schema
 from accord.domain.values import RawValue, referenced_ids
@@ -15,6 +15,10 @@ from accord.web import texts
 
 DICTIONARIES = (FieldType.DICTIONARY, FieldType.POSITION)
 MULTI_SEPARATOR = ","
+PICK_PREFIX = "pick."
+"""A link picker's hidden inputs: `pick.CODE` = `id:name`, one per entry chosen."""
+Picks = Mapping[str, Mapping[str, int]]
+"""The entries link pickers chose: by field code, each name chosen to its entry's id."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,6 +69,12 @@ def shown(field: Field, entry: Entry, schema: Schema) -> list[Item]:
             return [Item(value, safe_href(value))]
         return [Item(value)]
     return _references(field, referenced_ids(field, value), entry, schema)
+
+
+def entry_title(schema: Schema, directory: Directory, entry: Entry) -> str:
+    """An entry's name as a page's title shows it (`#id` when it has none)."""
+    items = shown(schema.name_field(directory), entry, schema)
+    return items[0].text if items else f"#{entry.id}"
 
 
 def _references(field: Field, ids: Sequence[int], entry: Entry, schema: Schema) -> list[Item]:
@@ -119,18 +129,49 @@ def typed_value(field: Field, pairs: Sequence[tuple[str, str]]) -> str:
     return sent[-1] if sent else ""
 
 
+def picked(fields: Sequence[Field], pairs: Sequence[tuple[str, str]]) -> dict[str, dict[str, int]]:
+    """What the link pickers of a form chose (`Picks`); ill-formed ones are left out."""
+    links = {f.code for f in fields if f.type is FieldType.LINK}
+    found: dict[str, dict[str, int]] = {}
+    for name, value in pairs:
+        code = name.removeprefix(PICK_PREFIX)
+        digits, _, label = value.partition(":")
+        entry_id = parse_id(digits)
+        if name.startswith(PICK_PREFIX) and code in links and entry_id and label.strip():
+            found.setdefault(code, {})[label.strip()] = entry_id
+    return found
+
+
 def changed_inputs(
-    fields: Sequence[Field], typed: Mapping[str, str], was: Mapping[str, str] | None
+    fields: Sequence[Field],
+    typed: Mapping[str, str],
+    was: Mapping[str, str] | None,
+    picks: Picks | None = None,
 ) -> Inputs:
     """The service inputs of the fields whose typed value differs from what the form was
-    given (`was`; None for a new entry: every field that is not empty)."""
+    given (`was`; None for a new entry: every field that is not empty), or that name an
+    entry a picker chose (by its id, so that a name two entries share is the one chosen)."""
     inputs = []
     for field in fields:
         text = typed.get(field.code, "")
+        chosen = with_picks(field, text, (picks or {}).get(field.code, {}))
         unchanged = text == "" if was is None else _same(field, text, was.get(field.code, ""))
-        if not unchanged:
-            inputs.append((field, _input(field, text)))
+        if not unchanged or chosen != text:
+            inputs.append((field, _input(field, chosen)))
     return inputs
+
+
+def with_picks(field: Field, text: str, names: Mapping[str, int]) -> str:
+    """A link field's text with each name a picker chose (and still there, as chosen)
+    written as its entry's id, `(id)`; the text itself when it holds none."""
+    if not names or field.type is not FieldType.LINK:
+        return text
+    if text.strip() in names:
+        return f"({names[text.strip()]})"
+    tokens = [t.strip() for t in text.split(MULTI_SEPARATOR) if t.strip()]
+    if not field.multiple or not any(t in names for t in tokens):
+        return text
+    return ", ".join(f"({names[t]})" if t in names else t for t in tokens)
 
 
 def _same(field: Field, typed: str, was: str) -> bool:

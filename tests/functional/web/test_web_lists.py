@@ -2,15 +2,14 @@
 and cursor paging. The tests only read: they share one demo database and server."""
 
 import re
-from collections.abc import Iterator
-
-import pytest
 
 from accord.services.transactions import Database
 from tests.functional.web.web_support import (
     PASSWORD,
     Browser,
     add_web_user,
+    shared_admin,
+    shared_viewer,
     text_of,
 )
 from tests.support import (
@@ -21,24 +20,8 @@ from tests.support import (
     statements,
 )
 
-SHARED = (read_only_demo_url, read_only_db, read_only_server)
+SHARED = (read_only_demo_url, read_only_db, read_only_server, shared_admin, shared_viewer)
 ALL_COMPANIES = 16
-
-
-@pytest.fixture(scope="module")
-def admin(server: InProcessServer) -> Iterator[Browser]:
-    browser = Browser(server).signed_in()
-    yield browser
-    browser.close()
-
-
-@pytest.fixture(scope="module")
-def viewer(db: Database, server: InProcessServer) -> Iterator[Browser]:
-    """A user who may see companies, and nothing else."""
-    add_web_user(db, "lister", ["main-menu", "CLIENTS.view"])
-    browser = Browser(server).signed_in("lister", PASSWORD)
-    yield browser
-    browser.close()
 
 
 def names(page: str) -> list[str]:

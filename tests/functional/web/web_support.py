@@ -3,15 +3,17 @@ pages and sends their forms back (with the CSRF token each page carries)."""
 
 import html
 import re
+from collections.abc import Iterator
 from typing import Any
 from urllib.parse import urlencode
 
 import httpx
+import pytest
 
 from accord.services import demo, sessions
 from accord.services.transactions import Database, run
 from tests.functional.api_support import CLI, add_user
-from tests.support import Server
+from tests.support import InProcessServer, Server
 
 ADMIN_PASSWORD = demo.ADMIN_PASSWORD
 PASSWORD = "correct horse battery"
@@ -86,3 +88,28 @@ class Browser:
 
     def close(self) -> None:
         self.http.close()
+
+
+def web_user(db: Database, server: Server, login: str, rights: list[str]) -> Browser:
+    """A browser signed in as a new user holding exactly `rights`."""
+    add_web_user(db, login, rights)
+    return Browser(server).signed_in(login, PASSWORD)
+
+
+# A module whose tests only read (over `tests.support`'s shared database and server) may
+# share these two browsers: it imports them, and they stand in for `admin` and `viewer`.
+
+
+@pytest.fixture(scope="module", name="admin")
+def shared_admin(server: InProcessServer) -> Iterator[Browser]:
+    browser = Browser(server).signed_in()
+    yield browser
+    browser.close()
+
+
+@pytest.fixture(scope="module", name="viewer")
+def shared_viewer(db: Database, server: InProcessServer) -> Iterator[Browser]:
+    """A user who may see companies, and nothing else."""
+    browser = web_user(db, server, "companies-viewer", ["main-menu", "CLIENTS.view"])
+    yield browser
+    browser.close()
