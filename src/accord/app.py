@@ -18,7 +18,7 @@ from accord.api.guard import Guard
 from accord.api.health import Health
 from accord.api.metrics import UNROUTED, Metrics
 from accord.api.ratelimit import AuthFailureLimit, RateLimit
-from accord.jira.source import stored_gateway
+from accord.jira.source import DELIVERY_RETRY, DELIVERY_TIMEOUTS, stored_gateway
 from accord.jobs.worker import JobWorker
 from accord.legacy.commands import COMMANDS
 from accord.legacy.routes import API_PATH as LEGACY_API_PATH
@@ -27,7 +27,7 @@ from accord.legacy.routes import routes as legacy_routes
 from accord.services.secrets import secret_box
 from accord.services.throttle import FailureThrottle
 from accord.services.transactions import Database, open_database
-from accord.settings import Settings
+from accord.settings import DEFAULT_PUBLIC_URL, Settings
 from accord.web import routes as web
 
 
@@ -49,7 +49,18 @@ def create_app(settings: Settings, *, database: Database | None = None) -> FastA
     # disconnected while the server runs is the one the next job talks to.
     jira = stored_gateway(db, box)
     every = settings.jira_sync_minutes * 60.0
-    worker = JobWorker(db, jira_source=jira, sync_every=every) if settings.run_jobs else None
+    deliveries = stored_gateway(db, box, timeouts=DELIVERY_TIMEOUTS, retry=DELIVERY_RETRY)
+    worker = (
+        JobWorker(
+            db,
+            jira_source=jira,
+            outbox_source=deliveries,
+            sync_every=every,
+            public_url=settings.public_url or DEFAULT_PUBLIC_URL,
+        )
+        if settings.run_jobs
+        else None
+    )
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:

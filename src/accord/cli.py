@@ -114,7 +114,7 @@ def serve(
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
 ) -> None:
     """Run the HTTP server (legacy API)."""
-    settings = Settings.from_env()
+    settings = Settings.from_env().with_listening_address(host, port)
     database = _database(serving=True)
     with _errors():
         migrations.require_current_schema(database)

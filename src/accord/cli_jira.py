@@ -3,6 +3,7 @@
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from typing import Annotated
 
 import typer
@@ -13,6 +14,7 @@ from accord.jira.connect import LiveStatus, connect, live_status
 from accord.jira.source import stored_gateway
 from accord.jobs.worker import JobWorker
 from accord.services import jira_connection, migrations, sync
+from accord.services.outbox import Backlog
 from accord.services.secrets import SecretBox, secret_box
 from accord.services.transactions import Database, DatabaseError, open_database, run
 from accord.settings import Settings
@@ -121,7 +123,29 @@ def _status_lines(live: LiveStatus) -> list[str]:
             lines.append(f"  {last.detail}")
     if stored.last_error and (last is None or last.detail != stored.last_error):
         lines.append(f"last error: {stored.last_error}")
+    return lines + _outbox_lines(stored.outbox)
+
+
+def _outbox_lines(backlog: Backlog) -> list[str]:
+    """The writes waiting for Jira, and the newest that failed."""
+    if not backlog.pending or backlog.oldest_pending_at is None:
+        lines = ["writes to Jira waiting: none"]
+    else:
+        age = int((datetime.now(UTC) - backlog.oldest_pending_at).total_seconds())
+        lines = [f"writes to Jira waiting: {backlog.pending}, the oldest for {_age(age)}"]
+    if backlog.last_error_at is not None:
+        moment = backlog.last_error_at.isoformat(timespec="seconds")
+        lines.append(f"last failed write to Jira: {moment}: {backlog.last_error}")
     return lines
+
+
+def _age(seconds: int) -> str:
+    seconds = max(0, seconds)
+    if seconds < 120:
+        return f"{seconds} s"
+    if seconds < 7200:
+        return f"{seconds // 60} min"
+    return f"{seconds // 3600} h"
 
 
 @jira_app.command("disconnect")

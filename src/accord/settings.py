@@ -1,8 +1,10 @@
 """Configuration: `ACCORD_*` environment variables, read once into one object."""
 
 import os
+import re
+import socket
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 DEFAULT_DATABASE_URL = "sqlite:///accord.db"
 
@@ -24,6 +26,21 @@ def _named_flag(env: Mapping[str, str], name: str, default: bool) -> bool:
         return _flag(value)
     except ValueError:
         raise ValueError(f"{name} is 1 or 0 (yes or no), not {value!r}") from None
+
+
+_PUBLIC_URL = re.compile(r"https?://[^\s/?#@]+(/[^\s?#]*)?")
+DEFAULT_PUBLIC_URL = "http://127.0.0.1:8000"
+"""Where links into Accord point when nothing says otherwise (`accord serve`'s default)."""
+
+
+def listening_url(host: str, port: int) -> str:
+    """The base URL of a server listening on `host` and `port` (any address: this
+    machine's name)."""
+    if host in ("", "0.0.0.0", "::"):
+        host = socket.gethostname()
+    elif ":" in host:
+        host = f"[{host}]"
+    return f"http://{host}:{port}"
 
 
 LOG_FORMATS = ("text", "json")
@@ -84,6 +101,9 @@ class Settings:
     """Minutes between scheduled Jira user syncs, while Jira is connected; 0: none."""
     secret_key: str = field(default="", repr=False)
     """The key that encrypts stored secrets (the Jira credential); "": the key file's."""
+    public_url: str = ""
+    """The address people reach Accord at (Jira's remote links point there); "": the
+    address the server listens on (`listening_url`)."""
     secret_key_file: str = ""
     """Where the key is kept when `secret_key` is "" ("": beside the SQLite file, or
     `accord.key` in the working folder for PostgreSQL); made on first use."""
@@ -107,6 +127,17 @@ class Settings:
             )
         if self.sign_in_failure_limit < 0:
             raise ValueError("ACCORD_SIGN_IN_FAILURE_LIMIT is 0 or more")
+        if self.public_url and not _PUBLIC_URL.fullmatch(self.public_url):
+            raise ValueError(
+                f"ACCORD_PUBLIC_URL is an http(s) base address such as "
+                f"https://crm.example.com, not {self.public_url[:200]!r}"
+            )
+
+    def with_listening_address(self, host: str, port: int) -> "Settings":
+        """These settings, the public URL defaulting to the address served on."""
+        if self.public_url:
+            return self
+        return replace(self, public_url=listening_url(host, port))
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> "Settings":
@@ -143,4 +174,5 @@ class Settings:
             jira_sync_minutes=int(env.get("ACCORD_JIRA_SYNC_MINUTES", "0")),
             secret_key=env.get("ACCORD_SECRET_KEY", ""),
             secret_key_file=env.get("ACCORD_SECRET_KEY_FILE", ""),
+            public_url=env.get("ACCORD_PUBLIC_URL", "").strip().rstrip("/"),
         )

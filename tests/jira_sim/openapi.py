@@ -35,9 +35,12 @@ def _array_of(operation: dict[str, Any], schema: str) -> None:
 
 
 def _patch_dc(document: dict[str, Any]) -> dict[str, Any]:
-    """DC 10.3's known defects: `user/search` answers an array, not one UserBean;
-    `group/member` takes `groupname` in the query, and answers a page of users."""
+    """DC 10.3's known defects: `user/search` and `issue/{key}/remotelink` answer arrays,
+    not one bean; `group/member` takes `groupname` in the query, and answers a page of users."""
     _array_of(document["paths"]["/api/2/user/search"]["get"], "UserBean")
+    _array_of(
+        document["paths"]["/api/2/issue/{issueIdOrKey}/remotelink"]["get"], "RemoteIssueLinkBean"
+    )
     members = document["paths"]["/api/2/group/member"]["get"]
     for parameter in members["parameters"]:
         if parameter["name"] == "groupname":
@@ -112,6 +115,9 @@ def check_replies(sim: JiraSim, *, limit: int = 200) -> int:
 def _required(sim: JiraSim, exchange: Exchange) -> None:
     """What a client needs that the documents do not require (many Cloud schemas list no
     required properties)."""
+    if "/user" not in exchange.path and "/group/member" not in exchange.path:
+        _required_of_links(exchange)
+        return
     body = json.loads(exchange.body)
     users = (
         body if isinstance(body, list) else body.get("values") if isinstance(body, dict) else None
@@ -120,3 +126,11 @@ def _required(sim: JiraSim, exchange: Exchange) -> None:
         needed = ("accountId", "accountType", "active") if sim.cloud else ("key", "name", "active")
         missing = [name for name in needed if name not in user]
         assert not missing, f"{exchange.path}: a user without {missing}"
+
+
+def _required_of_links(exchange: Exchange) -> None:
+    """A remote link written has its id and its address (the documents require neither)."""
+    if exchange.method == "POST" and "/remotelink" in exchange.path:
+        body = json.loads(exchange.body)
+        assert isinstance(body.get("id"), int), exchange.body
+        assert body.get("self"), exchange.body

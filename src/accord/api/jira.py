@@ -3,7 +3,7 @@
 The secret is taken, checked on Jira and stored encrypted; no reply ever holds it.
 """
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from anyio import to_thread
@@ -21,6 +21,7 @@ from accord.services import jira_connection
 from accord.services.idempotency import Reply
 from accord.services.jira import Credential, JiraServer
 from accord.services.jira_connection import MAX_GROUPS, MAX_SECRET_LENGTH
+from accord.services.outbox import Backlog
 from accord.services.transactions import Transaction
 
 router = APIRouter()
@@ -62,6 +63,14 @@ class LastSyncModel(BaseModel):
     finished_at: datetime | None
 
 
+class OutboxModel(BaseModel):
+    pending: int = Field(description="Writes to Jira waiting to be delivered")
+    oldest_pending_at: datetime | None = Field(None, description="When the oldest was made")
+    oldest_pending_seconds: int | None = Field(None, description="How long it has waited")
+    last_error: str | None = Field(None, description="Why the newest failed write failed")
+    last_error_at: datetime | None = None
+
+
 class JiraStatusModel(BaseModel):
     connected: bool
     url: str | None = None
@@ -75,6 +84,7 @@ class JiraStatusModel(BaseModel):
     connected_at: datetime | None = None
     last_sync: LastSyncModel | None = None
     last_error: str | None = None
+    outbox: OutboxModel
 
 
 class SyncQueuedModel(BaseModel):
@@ -193,4 +203,17 @@ def _status_json(live: LiveStatus) -> dict[str, Any]:
             "finished_at": last.finished_at,
         },
         "last_error": stored.last_error or None,
+        "outbox": _outbox_json(stored.outbox),
+    }
+
+
+def _outbox_json(backlog: Backlog) -> dict[str, Any]:
+    oldest = backlog.oldest_pending_at if backlog.pending else None
+    waited = None if oldest is None else (datetime.now(UTC) - oldest).total_seconds()
+    return {
+        "pending": backlog.pending,
+        "oldest_pending_at": oldest,
+        "oldest_pending_seconds": None if waited is None else max(0, int(waited)),
+        "last_error": backlog.last_error or None,
+        "last_error_at": backlog.last_error_at,
     }

@@ -179,6 +179,8 @@ class JiraUnavailable(AccordError):
     """Jira could not be reached, or answered with an error of its own (HTTP 502)."""
 
     code = "jira_unavailable"
+    retry_after: float = 0.0
+    """Seconds Jira asked to wait (`Retry-After`) before the client gave up, if it did."""
 
 
 class JiraRefused(AccordError):

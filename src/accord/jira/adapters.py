@@ -5,6 +5,7 @@ Every difference between the two is decided here, once; the services see `JiraGa
 
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Iterator
+from contextlib import suppress
 from typing import Any
 from urllib.parse import quote
 
@@ -50,6 +51,20 @@ class _Jira(ABC):
     def set_issue_property(self, issue_key: str, field_key: str, value: str) -> None:
         path = f"{self.api}/issue/{quote(issue_key, safe='')}"
         self.client.request("PUT", path, json={"fields": {field_key: value}})
+
+    def put_remote_link(self, issue_key: str, global_id: str, title: str, url: str) -> None:
+        # POST with a globalId already on the issue updates that link (both deployments).
+        body = {"globalId": global_id, "object": {"url": url, "title": title}}
+        self.client.request("POST", self._remote_links(issue_key), json=body)
+
+    def delete_remote_link(self, issue_key: str, global_id: str) -> None:
+        # No such link, or no such issue (404): nothing is left to remove.
+        with suppress(JiraNotFound):
+            path = self._remote_links(issue_key)
+            self.client.request("DELETE", path, params={"globalId": global_id})
+
+    def _remote_links(self, issue_key: str) -> str:
+        return f"{self.api}/issue/{quote(issue_key, safe='')}/remotelink"
 
     @abstractmethod
     def _server(self, info: dict[str, Any], me: dict[str, Any]) -> JiraServer: ...

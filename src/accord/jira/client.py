@@ -154,10 +154,12 @@ class JiraClient:
     def _wait(self, delay: float, waited: float, why: str) -> float:
         """Sleep `delay` if the total wait stays within the policy's bound, else give up."""
         if waited + delay > self.retry.max_wait:
-            raise JiraUnavailable(
+            error = JiraUnavailable(
                 f"{why}; retrying would wait {waited + delay:.0f} s in all, over the "
                 f"{self.retry.max_wait:.0f} s allowed"
             )
+            error.retry_after = delay
+            raise error
         self._sleep(delay)
         return waited + delay
 
@@ -175,7 +177,10 @@ class JiraClient:
                 f"Jira at {self.base_url} has no {path} (404): is it the address of a Jira?"
             )
         if status >= 300:
-            raise JiraUnavailable(f"Jira answered {status} to {method} {path}")
+            error = JiraUnavailable(f"Jira answered {status} to {method} {path}")
+            if status in RETRIED_STATUSES:
+                error.retry_after = _retry_after(response) or 0.0
+            raise error
         if not response.content:
             return None
         try:

@@ -12,6 +12,10 @@ from accord.services.secrets import SecretBox
 from accord.services.transactions import Database, run
 
 JiraSource = Callable[[], AbstractContextManager[JiraGateway | None]]
+DELIVERY_TIMEOUTS = Timeouts(connect=5.0, read=15.0)
+DELIVERY_RETRY = RetryPolicy(attempts=3, max_wait=10.0)
+"""The outbox's writes: a few tries within seconds, then the outbox's own backoff (so a
+worker is not held a minute by one issue while others wait)."""
 
 
 def stored_gateway(

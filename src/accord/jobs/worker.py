@@ -18,12 +18,16 @@ from contextlib import AbstractContextManager, contextmanager, nullcontext
 from datetime import timedelta
 
 from accord.domain.errors import AccordError
-from accord.services import idempotency, jira_connection, sync
+from accord.services import idempotency, jira_connection, outbox, sync
 from accord.services.jira import JiraGateway, Progress, SyncProgress
 from accord.services.transactions import Database, run
+from accord.settings import DEFAULT_PUBLIC_URL
 
 _log = logging.getLogger(__name__)
 HOUSEKEEPING_SECONDS = 3600
+OUTBOX_BATCHES = 10
+"""Outbox batches delivered in a row (over one connection to Jira) before the worker
+looks for jobs again."""
 LEASE_SECONDS = 30.0
 """How long a claimed job is this worker's without a heartbeat: a job whose worker died
 is taken up again this long after its last heartbeat, at the latest."""
@@ -36,15 +40,23 @@ class JobWorker:
         jira: JiraGateway | None = None,
         *,
         jira_source: Callable[[], AbstractContextManager[JiraGateway | None]] | None = None,
+        outbox_source: Callable[[], AbstractContextManager[JiraGateway | None]] | None = None,
         poll_seconds: float = 1.0,
         lease_seconds: float = LEASE_SECONDS,
         sync_every: float = 0.0,
+        public_url: str = DEFAULT_PUBLIC_URL,
+        outbox_policy: outbox.OutboxPolicy = outbox.DEFAULT_POLICY,
     ) -> None:
         self.database = database
         self.jira = jira
         # Asked for the gateway each time a job runs (the stored connection, as it is
         # then); without one, `jira` is used as it is.
         self.jira_source = jira_source or (lambda: nullcontext(jira))
+        # The outbox's deliveries may want a client that gives up sooner (they are
+        # retried by the outbox itself); without one, the jobs' source.
+        self.outbox_source = outbox_source or self.jira_source
+        self.public_url = public_url
+        self.outbox_policy = outbox_policy
         self.poll_seconds = poll_seconds
         self.sync_every = sync_every
         """Seconds between scheduled user syncs (while Jira is connected); 0: none."""
@@ -78,6 +90,7 @@ class JobWorker:
                     next_sync = time.monotonic() + self.sync_every
                     self.schedule_sync()
                 worked = self.run_once()
+                worked = self.deliver_outbox() > 0 or worked
             except Exception:
                 _log.exception("job worker failed; retrying")
                 worked = False
@@ -90,8 +103,41 @@ class JobWorker:
         return run(self.database, jira_connection.request_scheduled_sync, write=True)
 
     def housekeeping(self) -> int:
-        """Drop what is kept only for a while (idempotent replies older than a day)."""
-        return run(self.database, idempotency.forget_old, write=True)
+        """Drop what is kept only for a while (idempotent replies, and outbox rows
+        delivered, older than a day); how many."""
+        replies = run(self.database, idempotency.forget_old, write=True)
+        return replies + run(self.database, outbox.forget_delivered, write=True)
+
+    def deliver_outbox(self, batches: int = OUTBOX_BATCHES) -> int:
+        """Deliver up to `batches` batches of the outbox's due rows to the Jira connected
+        now, over one connection; how many rows were delivered. Reads only when none is
+        due, or Jira is not connected."""
+        if not run(self.database, outbox.has_due, write=False):
+            return 0
+        delivered = 0
+        try:
+            with self.outbox_source() as jira:
+                for _ in range(batches):
+                    if jira is None or not (done := self._deliver_batch(jira)):
+                        break
+                    delivered += done
+        except AccordError as error:  # the stored credential cannot be read, say
+            _log.warning("the Jira outbox cannot be delivered: %s", error.message)
+        return delivered
+
+    def _deliver_batch(self, jira: JiraGateway) -> int:
+        """Claim, send and record one batch; how many rows were delivered."""
+        policy = self.outbox_policy
+        rows = run(self.database, lambda tx: outbox.claim(tx, policy), write=True)
+        if not rows:
+            return 0
+        # Past half the claim, start nothing: what is in flight ends before it runs out.
+        deadline = time.monotonic() + policy.hold.total_seconds() / 2
+        done = outbox.deliver(rows, jira, public_url=self.public_url, deadline=deadline)
+        run(self.database, lambda tx: outbox.record(tx, done, policy), write=True)
+        for row, error, _ in done.failed:
+            _log.warning("Jira write %s on %s failed: %s", row.kind, row.issue_key, error)
+        return len(done.delivered)
 
     def run_once(self, fetched: Progress | None = None, synced: SyncProgress | None = None) -> bool:
         """Run the oldest job waiting (or whose worker died), if any; return whether

@@ -58,6 +58,7 @@ from accord.domain.writes import (
     shown,
     update_history,
 )
+from accord.services import outbox
 from accord.services.batch_values import BatchValues, PlanningResolver
 from accord.services.entries import create_entry, text_rows, with_names
 from accord.services.resolver import StoreResolver
@@ -405,6 +406,7 @@ class _Batch:
         updated = bulk.update_entries(
             tx.connection, [d.row for _, d in changed], at=at, by=actor.user_id
         )
+        outbox.entries_renamed(tx, [d.row.entry.row for _, d in changed if d.row.name is not None])
         self._index(created, [(i.current, d) for i, d in changed], updated)
         befores = [i.current for i, _ in updates if i.current is not None]
         named = with_names(tx, directory, [*created, *updated, *befores], contacts=True)

@@ -50,6 +50,7 @@ from accord.domain.writes import (
     stored_fields,
     update_history,
 )
+from accord.services import outbox
 from accord.services.resolver import StoreResolver
 from accord.services.transactions import now
 from accord.store import entries as store
@@ -309,6 +310,7 @@ def delete_entry(
     if expected_version is not None and entry.version != expected_version:
         raise StaleVersion(entry.version)
     _clear_links_to(tx, directory, entry, actor)
+    outbox.entry_deleted(tx, entry.row)
     store.delete_entry(tx.connection, entry)
     _record(tx, directory, now(), actor, [deletion_history(tx.schema, directory, entry)])
 
@@ -382,6 +384,8 @@ def _apply(
         added=[r for f in changed for r in _index_rows(f, values)],
     )
     texts.replace(tx.connection, text_rows(current.row, changed, values))
+    if name != entry_name(directory, current.values):
+        outbox.entries_renamed(tx, [current.row])
     before, after = with_names(tx, directory, [current, updated])
     _record(tx, directory, at, actor, update_history(schema, directory, changed, before, after))
     return after

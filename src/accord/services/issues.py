@@ -8,6 +8,7 @@ from accord.domain.schema import CONTACTS
 from accord.domain.text import has_invalid_characters, printable
 from accord.domain.users import Actor
 from accord.domain.values import entry_reference
+from accord.services import outbox
 from accord.services.jira import JiraGateway
 from accord.services.resolver import StoreResolver
 from accord.services.transactions import now
@@ -30,13 +31,15 @@ def set_crm_properties(
 ) -> None:
     """Set an issue's CRM field to the contacts `value` names (`(id)`, id or name, by commas).
 
-    Kept in Accord; also written to Jira when Jira is connected.
+    Kept in Accord; the contacts it links gain a remote link on the issue, and those it
+    no longer links lose theirs, through the outbox (`services.outbox`).
     """
     actor.rights.require(GlobalRight.MAIN_MENU)
     issue_key, field_key = _issue_key(issue_key), _field_key(field_key, "customFieldId")
     if len(value) > 10_000 or has_invalid_characters(value):
         raise InvalidParameter("value", value)
     rows = _contact_rows(tx, actor, value)
+    before = outbox.linked_entries(tx, issue_key)
     store.set_property(
         tx.connection,
         issue_key,
@@ -46,6 +49,7 @@ def set_crm_properties(
         at=now(),
         by=actor.user_id,
     )
+    outbox.links_changed(tx, issue_key, before)
     if jira is not None:
         jira.set_issue_property(issue_key, field_key, value.strip())
 

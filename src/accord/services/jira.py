@@ -76,3 +76,9 @@ class JiraGateway(Protocol):
 
     def set_issue_property(self, issue_key: str, field_key: str, value: str) -> None:
         """Write a CRM custom field's value on an issue."""
+
+    def put_remote_link(self, issue_key: str, global_id: str, title: str, url: str) -> None:
+        """Put a remote link on an issue, or update the one with that `global_id`."""
+
+    def delete_remote_link(self, issue_key: str, global_id: str) -> None:
+        """Remove the issue's remote link with that `global_id` (none there: no error)."""

@@ -25,6 +25,7 @@ from accord.services.jira import (
     Credential,
     JiraServer,
 )
+from accord.services.outbox import NO_BACKLOG, Backlog, backlog
 from accord.services.secrets import SecretBox
 from accord.services.sync import USER_SYNC, request_user_sync
 from accord.services.transactions import now
@@ -62,6 +63,8 @@ class JiraStatus:
     """The newest sync requested (queued, running or ended)."""
     last_error: str = ""
     """Why the newest sync that ended failed, if it did."""
+    outbox: Backlog = NO_BACKLOG
+    """The writes to Jira waiting in the outbox, and the newest that failed."""
 
 
 def credential_from(
@@ -202,7 +205,8 @@ def stored_credential(tx: Transaction, box: SecretBox) -> Credential | None:
 
 
 def connection_status(tx: Transaction, *, actor: Actor) -> JiraStatus:
-    """The connection as stored, and the newest user sync: for administrators."""
+    """The connection as stored, the newest user sync and the outbox's backlog: for
+    administrators."""
     actor.rights.require_admin()
     last = job_store.last_job(tx.connection, USER_SYNC)
     ended = job_store.last_job(tx.connection, USER_SYNC, finished=True)
@@ -213,8 +217,9 @@ def connection_status(tx: Transaction, *, actor: Actor) -> JiraStatus:
         )
     last_error = ended.job.detail if ended is not None and ended.job.status == "failed" else ""
     stored = store.read(tx.connection)
+    waiting = backlog(tx)
     if stored is None:
-        return JiraStatus(False, last_sync=last_sync, last_error=last_error)
+        return JiraStatus(False, last_sync=last_sync, last_error=last_error, outbox=waiting)
     server = JiraServer(
         stored.server_title, stored.server_version, stored.deployment_type, stored.account
     )
@@ -229,4 +234,5 @@ def connection_status(tx: Transaction, *, actor: Actor) -> JiraStatus:
         connected_at=stored.connected_at,
         last_sync=last_sync,
         last_error=last_error,
+        outbox=waiting,
     )

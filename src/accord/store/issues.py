@@ -1,6 +1,7 @@
 """Per-issue CRM properties and the links between Jira issues and entries."""
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 
 import sqlalchemy as sa
@@ -51,3 +52,38 @@ def linked_values(
         .order_by(e.number)
     )
     return [data.get(code) for data in connection.execute(query).scalars()]
+
+
+@dataclass(frozen=True, slots=True)
+class LinkedEntry:
+    """An entry linked to an issue, as Jira's remote link names it."""
+
+    issue_key: str
+    entry_pk: int
+    directory_code: str
+    entry_id: int
+    name: str
+
+
+def _linked() -> sa.Select[str, int, str, int, str]:
+    e, d = t.entries.c, t.directories.c
+    return (
+        sa.select(_L.issue_key, e.pk, d.code, e.number, e.name)
+        .distinct()
+        .join(t.entries, _L.entry_pk == e.pk)
+        .join(t.directories, e.directory_id == d.id)
+    )
+
+
+def entries_of_issue(connection: sa.Connection, issue_key: str) -> dict[int, LinkedEntry]:
+    """The entries linked to an issue by any of its fields, by entry row."""
+    rows = connection.execute(_linked().where(_L.issue_key == issue_key))
+    return {row[1]: LinkedEntry(*row) for row in rows}
+
+
+def issues_of_entries(connection: sa.Connection, entry_pks: Sequence[int]) -> list[LinkedEntry]:
+    """Each (issue, entry) pair linking the entries to issues, once, by issue then entry."""
+    if not entry_pks:
+        return []
+    query = _linked().where(_L.entry_pk.in_(entry_pks)).order_by(_L.issue_key, t.entries.c.pk)
+    return [LinkedEntry(*row) for row in connection.execute(query)]

@@ -68,3 +68,8 @@ def save(connection: sa.Connection, stored: StoredConnection, *, by: int | None)
 def delete(connection: sa.Connection) -> bool:
     """Forget the connection; whether there was one."""
     return connection.execute(sa.delete(t.jira_connection)).rowcount > 0
+
+
+def connected(connection: sa.Connection) -> bool:
+    """Whether a connection is stored (one primary-key lookup)."""
+    return connection.execute(sa.select(_C.id).where(_C.id == 1)).first() is not None

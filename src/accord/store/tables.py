@@ -394,3 +394,39 @@ jira_connection = sa.Table(
     sa.Column("connected_by", sa.ForeignKey("users.id", ondelete="SET NULL")),
     sa.CheckConstraint("id = 1", name="single_row"),
 )
+jira_outbox = sa.Table(
+    "jira_outbox",
+    metadata,
+    # The order writes are made in, and delivered in, per issue.
+    sa.Column("id", BigId, primary_key=True, autoincrement=True),
+    sa.Column("kind", sa.String(40), nullable=False),
+    sa.Column("issue_key", sa.String(255), nullable=False),
+    # The entry the write is about (kept as numbers: the entry may be gone by delivery).
+    sa.Column("directory_code", sa.String(64), nullable=False),
+    sa.Column("entry_id", sa.BigInteger, nullable=False),
+    sa.Column("payload", sa.JSON, nullable=False),
+    sa.Column("created_at", Timestamp, nullable=False),
+    sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
+    # Not before then: the backoff after a failure, or a worker's claim while it delivers
+    # (a worker that died leaves its claim to run out, and the row is taken up again).
+    sa.Column("next_attempt_at", Timestamp, nullable=False),
+    sa.Column("last_error", sa.Text, nullable=False),
+    sa.Column("last_error_at", Timestamp),
+    sa.Column("delivered_at", Timestamp),
+    # What waits: by issue (in order), and by time.
+    sa.Index(
+        "ix_jira_outbox_pending_issue",
+        "issue_key",
+        "next_attempt_at",
+        sqlite_where=sa.text("delivered_at IS NULL"),
+        postgresql_where=sa.text("delivered_at IS NULL"),
+    ),
+    sa.Index(
+        "ix_jira_outbox_pending",
+        "id",
+        sqlite_where=sa.text("delivered_at IS NULL"),
+        postgresql_where=sa.text("delivered_at IS NULL"),
+    ),
+    sa.Index(None, "last_error_at"),
+    sa.Index(None, "delivered_at"),
+)

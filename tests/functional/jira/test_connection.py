@@ -2,10 +2,6 @@
 saved, the secret stored encrypted and never shown, and a running server following a
 connection made while it runs."""
 
-import os
-import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -18,11 +14,10 @@ from accord.services.secrets import SecretBox
 from accord.services.transactions import Database, run
 from accord.store import tables as t
 from tests.functional.api_support import Api, ClientOf, problem
-from tests.functional.jira.conftest import MakeSim
+from tests.functional.jira.conftest import Cli, MakeSim
 from tests.jira_sim import server as sim_server
 from tests.support import SECRET_KEY
 
-ACCORD = shutil.which("accord", path=str(Path(sys.executable).parent)) or "accord"
 DC_TOKEN = {"token": sim_server.TOKEN}
 CLOUD_LOGIN = {"email": sim_server.CLOUD_EMAIL, "api_token": sim_server.API_TOKEN, "cloud": True}
 
@@ -163,25 +158,6 @@ def test_a_running_server_syncs_with_a_connection_made_after_it_started(
     assert run(db, lambda tx: sync.job_by_id(tx, job), write=False).status == "done"  # type: ignore[union-attr]
 
 
-class Cli:
-    def __init__(self, url: str, folder: Path, **env: str) -> None:
-        self.env = {**os.environ, "ACCORD_DATABASE_URL": url, **env}
-        self.env.pop("ACCORD_SECRET_KEY", None)
-        self.env.update(env)
-        self.folder = folder
-
-    def __call__(self, *args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [ACCORD, "jira", *args],
-            env=self.env,
-            cwd=self.folder,
-            stdin=subprocess.DEVNULL,
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
-
-
 def test_the_cli_connects_shows_syncs_and_disconnects(
     demo_url: str, jira: MakeSim, tmp_path: Path, db: Database
 ) -> None:
@@ -205,6 +181,7 @@ def test_the_cli_connects_shows_syncs_and_disconnects(
     assert f"Jira: {sim.url} (datacenter, password: jira-admin)" in status.stdout
     assert "reachable: yes; Simulated Jira Server 9.12.15, acting as jira-admin" in status.stdout
     assert "last sync: never" in status.stdout
+    assert "writes to Jira waiting: none" in status.stdout
     synced = cli("sync")
     assert synced.returncode == 0, synced.stderr
     assert synced.stdout.startswith("300 Jira users: 300 users created")

@@ -3,42 +3,27 @@ Accord user and a contact (matched by login, then e-mail), inactive users disabl
 nothing deleted, a second run changing nothing; started by the legacy `sync` command."""
 
 import time
-from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
 
 from accord.domain.users import Actor
-from accord.jira.connect import connect
 from accord.jira.source import stored_gateway
 from accord.jobs.worker import JobWorker
-from accord.services import jira_connection, sync
-from accord.services.secrets import SecretBox
+from accord.services import sync
 from accord.services.transactions import Database, run
 from accord.store import tables as t
 from tests.functional.api_support import Api
-from tests.functional.jira.conftest import MakeSim
-from tests.jira_sim import server as sim_server
+from tests.functional.jira.conftest import BOX, MakeSim, connect_sim
 from tests.jira_sim.server import JiraSim, SimUser
-from tests.support import SECRET_KEY, Legacy
+from tests.support import Legacy
 
 CLI = Actor.system("cli")
-BOX = SecretBox(key=SECRET_KEY, key_file=Path("unused"))
 
 
 def connected(db: Database, sim: JiraSim, groups: tuple[str, ...] = ()) -> JobWorker:
     """Connect the simulator (as `accord jira connect` does); a worker that syncs with it."""
-    if sim.cloud:
-        credential = jira_connection.credential_from(
-            sim.url,
-            email=sim_server.CLOUD_EMAIL,
-            api_token=sim_server.API_TOKEN,
-            cloud=True,
-            groups=groups,
-        )
-    else:
-        credential = jira_connection.credential_from(sim.url, token=sim_server.TOKEN, groups=groups)
-    connect(db, BOX, credential, actor=CLI)
+    connect_sim(db, sim, groups)
     return JobWorker(db, jira_source=stored_gateway(db, BOX))
 
 
