@@ -88,9 +88,7 @@ def set_password(tx: Transaction, login: str, password: str, *, actor: Actor) ->
 
 def password_matches(tx: Transaction, login: str, password: str) -> bool:
     """Whether `password` is the user's password now (for the demo's own report)."""
-    user = _user_signing_in(tx, login)
-    hashed = None if user is None else store.password_hash(tx.connection, user.id)
-    return _verified(hashed, password)
+    return _verified(stored_credential(tx, login).hashed, password)
 
 
 def _end_sessions_of(tx: Transaction, user_id: int) -> None:
@@ -107,22 +105,37 @@ class Verified:
     rehashed: str | None = None
 
 
-def check_password(tx: Transaction, login: str, password: str) -> Verified:
-    """The first half of signing in, in a read transaction: whether the password is the
-    user's (SignInRefused if not, or if the user may not sign in). Verifying takes a
-    tenth of a second or more on purpose, so it holds no write lock (on SQLite a write
-    transaction would hold up every other writer meanwhile)."""
+@dataclass(frozen=True, slots=True)
+class Credential:
+    """What a sign-in is checked against: the user who may sign in by that login (None:
+    nobody) and the password hash stored for them."""
+
+    user_id: int | None
+    hashed: str | None
+
+
+def stored_credential(tx: Transaction, login: str) -> Credential:
+    """The first step of signing in, a short read: the credential `check_password` checks."""
     user = _user_signing_in(tx, login)
-    hashed = None if user is None else store.password_hash(tx.connection, user.id)
-    if not _verified(hashed, password) or user is None or not user.is_active:
+    if user is None or not user.is_active:
+        return Credential(None, None)
+    return Credential(user.id, store.password_hash(tx.connection, user.id))
+
+
+def check_password(credential: Credential, password: str) -> Verified:
+    """The second step, outside any transaction: whether `password` is the credential's
+    (SignInRefused if not, or if nobody may sign in by that login). Verifying takes a
+    tenth of a second and 64 MiB on purpose, so it holds no connection, and callers bound
+    how many run at once. An unknown login costs the same as a known one."""
+    if not _verified(credential.hashed, password) or credential.user_id is None:
         raise SignInRefused
-    assert hashed is not None
-    rehashed = _HASHER.hash(password) if _HASHER.check_needs_rehash(hashed) else None
-    return Verified(user.id, rehashed)
+    assert credential.hashed is not None
+    needs_rehash = _HASHER.check_needs_rehash(credential.hashed)
+    return Verified(credential.user_id, _HASHER.hash(password) if needs_rehash else None)
 
 
 def start_session(tx: Transaction, verified: Verified) -> tuple[str, WebSession]:
-    """The second half, in a write transaction: a new session for the user `check_password`
+    """The last step, in a write transaction: a new session for the user `check_password`
     vouched for (SignInRefused if the user was disabled since). Returns the session's
     token, for the cookie (shown once), and the session."""
     user = user_store.user_by_id(tx.connection, verified.user_id)

@@ -76,15 +76,18 @@ async def sign_in(request: Request) -> Response:
         message = texts.SIGN_IN_LOCKED.format(seconds=wait)
         return _form(web, request, login=login, error=message, status=429)
 
-    def check(tx: Transaction) -> sessions.Verified:
-        return sessions.check_password(tx, login, password)
+    def stored(tx: Transaction) -> sessions.Credential:
+        return sessions.stored_credential(tx, login)
 
     def start(tx: Transaction) -> str:
         return sessions.start_session(tx, verified)[0]
 
     try:
+        credential = await to_thread.run_sync(
+            lambda: run(web.database, stored, write=False), limiter=web.threads(write=False)
+        )
         verified = await to_thread.run_sync(
-            lambda: run(web.database, check, write=False), limiter=web.threads(write=True)
+            lambda: sessions.check_password(credential, password), limiter=web.hashing()
         )
         token = await to_thread.run_sync(
             lambda: run(web.database, start, write=True), limiter=web.threads(write=True)

@@ -36,6 +36,7 @@ CONTENT_SECURITY_POLICY = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
     "form-action 'self'; frame-ancestors 'none'; base-uri 'none'; object-src 'none'"
 )
+PASSWORD_CHECKS_AT_ONCE = 2
 PAGE_HEADERS = {
     "Content-Security-Policy": CONTENT_SECURITY_POLICY,
     "X-Frame-Options": "DENY",
@@ -93,6 +94,7 @@ class WebContext:
     throttle: FailureThrottle
     environment: jinja2.Environment = field(init=False)
     limiters: dict[bool, CapacityLimiter] = field(default_factory=dict)
+    password_checks: CapacityLimiter | None = None
 
     def __post_init__(self) -> None:
         self.environment = jinja2.Environment(
@@ -111,6 +113,13 @@ class WebContext:
             size = 1 if embedded_read else self.database.connections
             self.limiters[write] = CapacityLimiter(size)
         return self.limiters[write]
+
+    def hashing(self) -> CapacityLimiter:
+        """The password checks that may run at once (each takes 64 MiB for a tenth of a
+        second: a flood of sign-ins waits here rather than taking the memory)."""
+        if self.password_checks is None:
+            self.password_checks = CapacityLimiter(PASSWORD_CHECKS_AT_ONCE)
+        return self.password_checks
 
     def render(self, page: Page, session: WebSession | None = None) -> Response:
         values = {"session": session, **page.values}
