@@ -4,20 +4,21 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from accord.domain.errors import AccordError
 from accord.domain.users import Actor
-from accord.jira.connect import LiveStatus, connect, live_status
-from accord.jira.source import stored_gateway
 from accord.jobs.worker import JobWorker
 from accord.services import jira_connection, migrations, sync
 from accord.services.outbox import Backlog
 from accord.services.secrets import SecretBox, secret_box
 from accord.services.transactions import Database, DatabaseError, open_database, run
 from accord.settings import Settings
+
+if TYPE_CHECKING:  # the Jira client (httpx) is imported by the commands that talk to Jira
+    from accord.jira.connect import LiveStatus
 
 CLI = Actor.system("cli")
 jira_app = typer.Typer(help="The Jira connection and the user sync.", no_args_is_help=True)
@@ -73,6 +74,8 @@ def jira_connect(
                 cloud=cloud,
                 groups=tuple(group or ()),
             )
+            from accord.jira.connect import connect
+
             server = connect(database, box, credential, actor=CLI)
             typer.echo(
                 f"connected to {server.title or url} ({server.deployment_type} "
@@ -88,6 +91,8 @@ def jira_status() -> None:
     database, box = _open()
     try:
         with _errors(database):
+            from accord.jira.connect import live_status
+
             status = live_status(database, box, actor=CLI)
             for line in _status_lines(status):
                 typer.echo(line)
@@ -95,7 +100,7 @@ def jira_status() -> None:
         database.dispose()
 
 
-def _status_lines(live: LiveStatus) -> list[str]:
+def _status_lines(live: "LiveStatus") -> list[str]:
     stored = live.stored
     lines: list[str] = []
     if not stored.connected:
@@ -171,6 +176,8 @@ def jira_sync(
     try:
         with _errors(database):
             job_id = run(database, lambda tx: sync.request_user_sync(tx, actor=CLI), write=True)
+            from accord.jira.source import stored_gateway
+
             worker = JobWorker(database, jira_source=stored_gateway(database, box))
             worker.run_once(_show_fetched, _show_synced)
             typer.echo("", err=True)
