@@ -25,7 +25,7 @@ _PAGE = (
     "AND x.rowid >= ? AND x.rowid < ? ORDER BY x.rowid {order} LIMIT ?"
 )
 _FIRST = f"(e.pk << {texts.FIELD_BITS})"
-# The entry's own rows of each index, read by key: the same probes as `listing._holds`
+# The entry's own rows of each index, read by key: the same probes as `probes._holds`
 # (`field_id + 0` keeps SQLite off the index of a field's values).
 _TEXT_IN_FIELD = f"EXISTS (SELECT 1 FROM entry_texts y WHERE y.rowid = {_FIRST} + ? AND {{test}})"
 _TEXT_IN_FIELDS = (
