@@ -31,6 +31,7 @@ STATUS_BY_CODE = {
     "grant_not_found": 404,
     "field_not_found": 404,
     "not_found": 404,
+    "link_not_found": 404,
     "duplicate_value": 409,
     "conflict": 409,
     "dictionary_value_exists": 409,

@@ -17,6 +17,7 @@ from accord.api import (
     directories,
     docs,
     entries,
+    issues,
     jira,
     people,
     problems,
@@ -110,6 +111,7 @@ def router() -> APIRouter:
     api.include_router(people.router)
     api.include_router(search.router)
     api.include_router(jira.router)
+    api.include_router(issues.router)
     api.add_api_route(
         "/me",
         me,

@@ -85,6 +85,15 @@ class EntryNotFound(AccordError):
         self.directory_code = directory_code
 
 
+class LinkNotFound(AccordError):
+    """An entry is not linked to an issue (in the role named, if one was)."""
+
+    code = "link_not_found"
+
+    def __init__(self, issue_key: str) -> None:
+        super().__init__(f"The entry is not linked to issue {printable(issue_key)}")
+
+
 class NoIdsLeft(AccordError):
     """A directory whose ids are all handed out (ids end at `entries.MAX_ID`)."""
 

@@ -130,6 +130,49 @@ def test_renaming_a_linked_contact_updates_its_link_title(
     assert sim.remote_links.titles("CRM-10") == {gid(1): "Batch Renamed"}
 
 
+def test_links_made_and_removed_over_rest_are_mirrored_as_the_legacy_api_does(
+    db: Database, sim: JiraSim, legacy: Legacy, api: Api
+) -> None:
+    contact = {"directory": "CONTACTS", "id": 1, "role": FIELD}
+    company = {"directory": "CLIENTS", "id": 2, "role": "company"}
+    api.ok("POST", "/issues/CRM-20/links", 201, json=contact)
+    api.ok("POST", "/issues/CRM-20/links", 201, json=company)
+    api.ok("POST", "/issues/CRM-20/links", 200, json=contact)  # there already
+    # The same contact in a second role: still one remote link.
+    api.ok("POST", "/issues/CRM-20/links", 201, json={**contact, "role": "other"})
+    assert backlog(db).pending == 2
+    drained(worker(db))
+    company_name = api.entry("/companies/2")["org_name"]
+    assert sim.remote_links.titles("CRM-20") == {
+        gid(1): name_of(api, 1),
+        "accord:CLIENTS:2": company_name,
+    }
+    # Unlinked in one role of two: the remote link stays; in every role: it goes.
+    assert (
+        api.delete("/issues/CRM-20/links/CONTACTS/1", params={"role": "other"}).status_code == 204
+    )
+    assert backlog(db).pending == 0
+    assert api.delete("/issues/CRM-20/links/CONTACTS/1").status_code == 204
+    assert api.delete("/issues/CRM-20/links/CLIENTS/2").status_code == 204
+    # A link the legacy API made, removed over REST, and the other way round.
+    link(legacy, "CRM-21", "(3)")
+    assert api.delete("/issues/CRM-21/links/CONTACTS/3").status_code == 204
+    api.ok("POST", "/issues/CRM-22/links", 201, json=contact)
+    link(legacy, "CRM-22", "")
+    drained(worker(db))
+    for issue in ("CRM-20", "CRM-21", "CRM-22"):
+        assert sim.remote_links.titles(issue) == {}
+    writes = [(w.method, w.issue_key, w.global_id) for w in sim.remote_links.writes]
+    assert writes[2:] == [
+        ("DELETE", "CRM-20", gid(1)),
+        ("DELETE", "CRM-20", "accord:CLIENTS:2"),
+        ("POST", "CRM-21", gid(3)),
+        ("DELETE", "CRM-21", gid(3)),
+        ("POST", "CRM-22", gid(1)),
+        ("DELETE", "CRM-22", gid(1)),
+    ]
+
+
 def test_jira_down_the_crm_write_succeeds_and_the_backlog_drains_in_order_once(
     db: Database, sim: JiraSim, legacy: Legacy, api: Api
 ) -> None:
