@@ -88,6 +88,8 @@ def test_every_operation_is_described_with_its_token_and_its_problems() -> None:
                 content = response.get("content", {})
                 if status.startswith(("4", "5")):
                     assert list(content) == ["application/problem+json"], (where, status)
+                elif path.endswith("/export"):
+                    assert list(content) == ["text/csv"], (where, status)
                 elif status not in ("204", "304"):
                     assert content["application/json"]["schema"], (where, status)
 

@@ -131,9 +131,7 @@ async def _call(
     used: list[tokens.TokenUse] = []
 
     def in_transaction(tx: Transaction) -> T:
-        use = tokens.authenticate_token(tx, token, edge=EDGE)
-        # As the legacy API does for every command: without it, nothing.
-        use.actor.rights.require(GlobalRight.MAIN_MENU)
+        use = token_use(tx, token)
         used.append(use)
         return work(tx, use.actor)
 
@@ -148,6 +146,15 @@ async def _call(
         )
     await _touch(api, used[-1])
     return result
+
+
+def token_use(tx: Transaction, token: str) -> tokens.TokenUse:
+    """The caller `token` names, as every REST call acts: InvalidToken if it is not active,
+    PermissionDenied without the main menu right (as the legacy API does for every
+    command: without it, nothing)."""
+    use = tokens.authenticate_token(tx, token, edge=EDGE)
+    use.actor.rights.require(GlobalRight.MAIN_MENU)
+    return use
 
 
 async def _touch(api: ApiContext, use: tokens.TokenUse) -> None:

@@ -17,6 +17,7 @@ from accord.api import (
     directories,
     docs,
     entries,
+    export,
     issues,
     jira,
     people,
@@ -103,6 +104,11 @@ def router() -> APIRouter:
         dependencies=[Depends(token_sent), Depends(reject_unknown_parameters)],
         responses=ERRORS,
     )
+    # Before the entries: the 405's Allow names the first path of the document matching
+    # (`problems._allowed_methods`), and `/companies/{entry_id}` matches `/companies/export`.
+    api.include_router(export.routes("/directories/{code}", path_directory, "entries"))
+    api.include_router(export.routes("/companies", companies, "companies"))
+    api.include_router(export.routes("/contacts", contacts, "contacts"))
     api.include_router(entries.routes("/directories/{code}/entries", path_directory, "entries"))
     api.include_router(entries.routes("/companies", companies, "companies"))
     api.include_router(entries.routes("/contacts", contacts, "contacts"))

@@ -51,6 +51,8 @@ CASES = [
     Case(Call("POST", "/companies/search", {"q": "a"}), "companies.view", "View Companies"),
     Case(Call("GET", "/companies/3"), "companies.view", "View Companies"),
     Case(Call("GET", "/companies/3/history"), "companies.view", "View Companies"),
+    Case(Call("GET", "/companies/export"), "companies.view", "View Companies"),
+    Case(Call("GET", "/directories/PRODUCTS/export"), "products.view", "View Products"),
     Case(Call("GET", "/directories/CLIENTS"), "companies.view", "View Companies"),
     Case(
         Call("POST", "/companies", {"org_name": "Clerk Co"}, 201), "companies.add", "Add companies"

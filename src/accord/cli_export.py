@@ -1,0 +1,108 @@
+"""`accord export DIRECTORY [FILE]`: a directory's entries as CSV, page by page."""
+
+import os
+import sys
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Annotated, BinaryIO, NoReturn
+
+import typer
+
+from accord.domain.errors import AccordError
+from accord.domain.filters import parse_filter
+from accord.domain.users import Actor
+from accord.services import exports, migrations
+from accord.services.exports import ExportPage, ExportSpec
+from accord.services.transactions import Database, DatabaseError, Transaction, open_database, run
+from accord.settings import Settings
+
+CLI = Actor.system("cli")
+
+
+def export(
+    directory: Annotated[str, typer.Argument(help="Code or display name of the directory.")],
+    file: Annotated[
+        Path | None, typer.Argument(help="The CSV file to write (standard output without it).")
+    ] = None,
+    filter: Annotated[
+        str | None, typer.Option("--filter", help="Only the entries this filter selects.")
+    ] = None,
+    headers: Annotated[
+        str, typer.Option("--headers", help="Head columns with field names or codes.")
+    ] = "names",
+    raw: Annotated[
+        bool,
+        typer.Option("--raw", help="No ' before cells starting with = + - @ (for re-import)."),
+    ] = False,
+) -> None:
+    """Export a directory's entries (or those FILTER selects) as CSV (UTF-8, RFC 4180).
+
+    FILE is written as FILE.part and renamed when complete: a failed export leaves no file.
+    """
+    try:
+        spec = ExportSpec(
+            directory,
+            parse_filter(filter) if filter is not None else None,
+            exports.headers_named(headers),
+            guard=not raw,
+        )
+    except AccordError as error:
+        _fail(error.message)
+    database = _database()
+    try:
+        chunks = _chunks(database, spec)
+        if file is None:
+            _write(chunks, sys.stdout.buffer)
+        else:
+            _write_file(chunks, file)
+    except AccordError as error:
+        _fail(error.message)
+    except DatabaseError as error:
+        _fail(f"database error: {error} (is the database reachable and upgraded?)")
+    except OSError as error:
+        _fail(f"cannot write {file or 'standard output'}: {error.strerror or error}")
+    finally:
+        database.dispose()
+
+
+def _chunks(database: Database, spec: ExportSpec) -> Iterator[bytes]:
+    """The CSV chunks; the first page is read here, so its errors come before any output."""
+    migrations.require_current_schema(database)
+
+    def read(work: Callable[[Transaction, Actor], ExportPage]) -> ExportPage:
+        return run(database, lambda tx: work(tx, CLI), write=False)
+
+    first = read(lambda tx, actor: exports.export_page(tx, spec, None, actor=actor))
+    return exports.export_csv(first, spec, read)
+
+
+def _write(chunks: Iterator[bytes], out: BinaryIO) -> None:
+    for chunk in chunks:
+        out.write(chunk)
+    out.flush()
+
+
+def _write_file(chunks: Iterator[bytes], file: Path) -> None:
+    """Into FILE.part, renamed to FILE once complete (removed if anything fails)."""
+    part = file.with_name(file.name + ".part")
+    try:
+        with part.open("wb") as out:
+            _write(chunks, out)
+        os.replace(part, file)
+    except BaseException:
+        part.unlink(missing_ok=True)
+        raise
+
+
+def _database() -> Database:
+    settings = Settings.from_env()
+    return open_database(
+        settings.database_url,
+        sqlite_synchronous=settings.sqlite_synchronous,
+        sqlite_wal_limit_bytes=settings.sqlite_wal_limit_bytes,
+    )
+
+
+def _fail(message: str) -> NoReturn:
+    typer.echo(f"error: {message}", err=True)
+    raise typer.Exit(1)
