@@ -18,6 +18,7 @@ from starlette.responses import Response
 from accord.api import problems, render
 from accord.api.context import write_once_rendered
 from accord.domain.errors import AccordError
+from accord.domain.names import MAX_NAME_LENGTH
 from accord.domain.schema import Directory, Schema
 from accord.domain.users import Actor
 from accord.services import batches
@@ -34,7 +35,7 @@ class BatchModel(BaseModel):
     mode: Literal["create", "update", "upsert"]
     match: str = Field(
         "id",
-        max_length=255,
+        max_length=MAX_NAME_LENGTH,
         description="What update and upsert find entries by: id, or a unique field's code",
     )
     atomic: bool = Field(False, description="All or nothing: if any entry fails, none is written")

@@ -16,7 +16,7 @@ from fastapi import Request
 from starlette.responses import Response
 
 from accord.api.problems import ApiError
-from accord.domain.errors import InvalidToken
+from accord.domain.errors import Family, InvalidToken
 from accord.domain.rights import GlobalRight
 from accord.domain.users import Actor
 from accord.services import idempotency, tokens
@@ -217,4 +217,4 @@ def respond(reply: Reply) -> Response:
 
 
 def not_found(what: str) -> ApiError:
-    return ApiError("not_found", f"{what} not found")
+    return ApiError("not_found", f"{what} not found", Family.NOT_FOUND)

@@ -8,6 +8,7 @@ from starlette.responses import Response
 
 from accord.api import render
 from accord.api.context import json_response, read, write, write_once
+from accord.domain.entries import MAX_ID
 from accord.domain.schema import DictionaryValue
 from accord.domain.users import Actor
 from accord.domain.values import MAX_LABEL_LENGTH
@@ -16,8 +17,8 @@ from accord.services.idempotency import Reply
 from accord.services.transactions import Transaction
 
 router = APIRouter(prefix="/dictionaries", tags=["dictionaries"])
-DictionaryId = Annotated[int, Path(ge=1, le=2**31 - 1, description="The dictionary's id")]
-ValueId = Annotated[int, Path(ge=1, le=2**31 - 1, description="The value's id")]
+DictionaryId = Annotated[int, Path(ge=1, le=MAX_ID, description="The dictionary's id")]
+ValueId = Annotated[int, Path(ge=1, le=MAX_ID, description="The value's id")]
 Label = Annotated[str, Field(min_length=1, max_length=MAX_LABEL_LENGTH, description="No comma")]
 MAX_VALUES = 1000
 

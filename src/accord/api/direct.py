@@ -20,10 +20,11 @@ from starlette.types import Scope
 
 from accord.api import entries
 from accord.api.query_text import first_unreadable
+from accord.api.schemas import LIST_TEXT_LENGTH
+from accord.domain.entries import MAX_ID
 from accord.domain.filters import parse_filter
 from accord.services import listings
 
-MAX_ENTRY_ID = 2**31 - 1
 BOOLEANS = {"true": True, "false": False}
 
 Accepts = Callable[[Scope, Mapping[str, str], QueryParams], bool]
@@ -98,7 +99,7 @@ def _page(code_of: Callable[[Mapping[str, str]], str]) -> Callable[[Request], Aw
 
 
 def _entry_ok(scope: Scope, path: Mapping[str, str], query: QueryParams) -> bool:
-    return _code_ok(path) and _number(path["entry_id"], MAX_ENTRY_ID) and not query
+    return _code_ok(path) and _number(path["entry_id"], MAX_ID) and not query
 
 
 def _page_ok(scope: Scope, path: Mapping[str, str], query: QueryParams) -> bool:
@@ -107,7 +108,7 @@ def _page_ok(scope: Scope, path: Mapping[str, str], query: QueryParams) -> bool:
     if first_unreadable(scope.get("query_string", b"")) is not None:
         return False  # text that is not UTF-8 (Starlette made it U+FFFD), or a NUL
     for name, value in query.items():
-        longest = entries.LIST_TEXT_LENGTH.get(name)
+        longest = LIST_TEXT_LENGTH.get(name)
         if longest is not None:
             if len(value) > longest:
                 return False

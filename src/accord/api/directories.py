@@ -9,26 +9,29 @@ from starlette.responses import Response
 from accord.api import render
 from accord.api.context import json_response, read, write_once
 from accord.api.schemas import FIELD_CHANGES, DirectoryListModel, DirectoryModel, FieldModel
+from accord.domain.names import MAX_NAME_LENGTH
 from accord.domain.rights import Action
-from accord.domain.schema import FieldType
+from accord.domain.schema import MAX_DIRECTORY_CODE_LENGTH, FieldType
 from accord.domain.users import Actor
 from accord.services import directories
 from accord.services.idempotency import Reply
 from accord.services.transactions import Transaction
 
 router = APIRouter(prefix="/directories", tags=["directories"])
-DirectoryCode = Annotated[str, Path(max_length=255, description="A directory's code")]
+DirectoryCode = Annotated[str, Path(max_length=MAX_NAME_LENGTH, description="A directory's code")]
 
 
 class NewDirectory(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    code: str = Field(max_length=64, description="Letters, digits and _, e.g. PROJECTS")
-    name: str = Field(max_length=255)
+    code: str = Field(
+        max_length=MAX_DIRECTORY_CODE_LENGTH, description="Letters, digits and _, e.g. PROJECTS"
+    )
+    name: str = Field(max_length=MAX_NAME_LENGTH)
 
 
 class NewField(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    name: str = Field(max_length=255)
+    name: str = Field(max_length=MAX_NAME_LENGTH)
     type: FieldType
     dictionary: str | None = Field(None, description="For dictionary and position fields")
     link_to: str | None = Field(None, description="For link fields: the target directory")
@@ -106,7 +109,7 @@ async def create_field(request: Request, code: DirectoryCode, new: NewField) -> 
 async def alter_field(
     request: Request,
     code: DirectoryCode,
-    field_code: Annotated[str, Path(max_length=255)],
+    field_code: Annotated[str, Path(max_length=MAX_NAME_LENGTH)],
     changes: Annotated[dict[str, Any], Body()],
 ) -> Response:
     def work(tx: Transaction, actor: Actor) -> Reply:

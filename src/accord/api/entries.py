@@ -14,6 +14,7 @@ from accord.api.schemas import (
     ENTRY_REPLIES,
     IDEMPOTENCY_KEY,
     IF_MATCH_PATTERN,
+    LIST_TEXT_LENGTH,
     NEW_ENTRY_REPLIES,
     NOT_MODIFIED,
     EntryModel,
@@ -72,8 +73,6 @@ VERSION_DIGITS = 19
 NO_VERSION = 10**VERSION_DIGITS
 """A version no entry is at: what an If-Match of more digits names."""
 DEFAULT_LIMIT = 50
-LIST_TEXT_LENGTH = {"q": 1000, "sort": 1000, "fields": 10000, "cursor": 4000}
-"""The longest value each text parameter of a list takes."""
 
 
 def routes(base: str, code_of: Callable[..., Awaitable[str]], tag: str) -> APIRouter:

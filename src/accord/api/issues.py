@@ -12,6 +12,7 @@ from accord.api.context import json_response, read, write, write_once
 from accord.api.entries import ENTRY, EntryId
 from accord.domain.entries import MAX_ID
 from accord.domain.errors import DirectoryNotFound, EntryNotFound
+from accord.domain.names import MAX_NAME_LENGTH
 from accord.domain.schema import Directory
 from accord.domain.users import Actor
 from accord.services import issues
@@ -24,7 +25,7 @@ IssueKey = Annotated[
     str,
     Path(max_length=MAX_ISSUE_KEY_LENGTH, description="A Jira issue key, `PROJ-123`"),
 ]
-DirectoryCode = Annotated[str, Path(max_length=255, description="Directory code")]
+DirectoryCode = Annotated[str, Path(max_length=MAX_NAME_LENGTH, description="Directory code")]
 ROLE_TEXT = "The key of the CRM field that links the entry, e.g. `customfield_10100`"
 LINKS = "/issues/{key}/links"
 
@@ -33,7 +34,9 @@ class NewLink(BaseModel):
     """An entry to link to the issue, and the role the link plays."""
 
     model_config = ConfigDict(extra="forbid", strict=True)
-    directory: str = Field(min_length=1, max_length=255, description="A directory's code")
+    directory: str = Field(
+        min_length=1, max_length=MAX_NAME_LENGTH, description="A directory's code"
+    )
     id: int = Field(ge=1, le=MAX_ID, description="The entry's id in its directory")
     role: str = Field(min_length=1, max_length=MAX_FIELD_KEY_LENGTH, description=ROLE_TEXT)
 

@@ -10,6 +10,7 @@ from starlette.responses import Response
 
 from accord.api import render
 from accord.api.context import json_response, read, write, write_once
+from accord.domain.entries import MAX_ID
 from accord.domain.names import MAX_NAME_LENGTH
 from accord.domain.rights import Action, GlobalRight, directory_right_title
 from accord.domain.schema import Schema
@@ -21,7 +22,7 @@ from accord.services.transactions import Transaction
 router = APIRouter()
 Login = Annotated[str, Path(max_length=MAX_NAME_LENGTH, description="A user's login")]
 GroupName = Annotated[str, Path(max_length=MAX_NAME_LENGTH, description="A group's name")]
-GrantId = Annotated[int, Path(ge=1, le=2**31 - 1, description="The grant's id")]
+GrantId = Annotated[int, Path(ge=1, le=MAX_ID, description="The grant's id")]
 Name = Annotated[str, Field(min_length=1, max_length=MAX_NAME_LENGTH)]
 RIGHT_SYNTAX = (
     "main-menu, dictionaries.add, dictionaries.remove, or DIRECTORY.view|add|edit|remove|all "

@@ -12,43 +12,12 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 from starlette.routing import compile_path
 
-from accord.domain.errors import AccordError, InvalidFields
+from accord.domain.errors import AccordError, Family, InvalidFields
 from accord.domain.filters import FilterSyntaxError
 from accord.domain.text import well_formed
 
 MEDIA_TYPE = "application/problem+json"
 
-STATUS_BY_CODE = {
-    "invalid_token": 401,
-    "permission_denied": 403,
-    "entry_not_found": 404,
-    "directory_not_found": 404,
-    "dictionary_not_found": 404,
-    "dictionary_value_not_found": 404,
-    "user_not_found": 404,
-    "group_not_found": 404,
-    "member_not_found": 404,
-    "grant_not_found": 404,
-    "field_not_found": 404,
-    "not_found": 404,
-    "link_not_found": 404,
-    "duplicate_value": 409,
-    "conflict": 409,
-    "dictionary_value_exists": 409,
-    "idempotency_conflict": 409,
-    "stale_version": 412,
-    "precondition_required": 428,
-    "rate_limited": 429,
-    "statement_timeout": 503,
-    "jira_not_connected": 409,
-    "jira_unavailable": 502,
-    "jira_not_found": 502,
-    "secret_key_unusable": 500,
-    "invalid_query": 400,
-    "filter_syntax": 400,
-    "bad_request": 400,
-}
-"""Every other domain error is a 422: the request was understood, its content refused."""
 
 NESTED_TOO_DEEPLY = "The body is nested too deeply to be read (arrays or objects within each other)"
 """A body FastAPI's JSON parser gave up on (a 400 `invalid_json`, as malformed JSON)."""
@@ -59,9 +28,16 @@ IN_THE_URL = ("query", "header")
 class ApiError(AccordError):
     """An error only the REST API has (not found routes, rate limits, ...)."""
 
-    def __init__(self, code: str, message: str, headers: dict[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        code: str,
+        message: str,
+        family: Family,
+        headers: dict[str, str] | None = None,
+    ) -> None:
         super().__init__(message)
         self.code = code  # type: ignore[misc]
+        self.family = family  # type: ignore[misc]
         self.headers = headers or {}
 
 
@@ -123,8 +99,8 @@ def _well_formed(value: Any) -> Any:
 
 
 def from_error(error: AccordError, instance: str = "") -> Response:
-    status = STATUS_BY_CODE.get(error.code, 422)
-    if status == 404 and error.field is not None:
+    status = error.family.status
+    if error.family is Family.NOT_FOUND and error.field is not None:
         status = 422  # what the body names is missing, not the resource the URL names
     headers = getattr(error, "headers", None)
     if status == 401:

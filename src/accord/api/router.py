@@ -29,6 +29,7 @@ from accord.api.context import ApiContext, bearer, read
 from accord.api.query_text import require_readable
 from accord.api.schemas import BEARER, MeModel, problem_responses
 from accord.domain.errors import InvalidQuery
+from accord.domain.names import MAX_NAME_LENGTH
 from accord.domain.users import Actor
 from accord.services.secrets import SecretBox
 from accord.services.transactions import Database, Transaction
@@ -85,7 +86,7 @@ def _query_names(dependant: Dependant) -> set[str]:
 
 
 async def path_directory(
-    code: Annotated[str, Path(max_length=255, description="Directory code")],
+    code: Annotated[str, Path(max_length=MAX_NAME_LENGTH, description="Directory code")],
 ) -> str:
     return code
 

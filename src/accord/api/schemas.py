@@ -23,6 +23,10 @@ BEARER = HTTPBearer(
 """Documents the token every route takes; `accord.api.context.bearer` checks it."""
 
 
+LIST_TEXT_LENGTH = {"q": 1000, "sort": 1000, "fields": 10000, "cursor": 4000}
+"""The longest value each text parameter of a list takes (in a query or a search's body)."""
+
+
 class EntryModel(BaseModel):
     """An entry: id, version, timestamps, and a key per field code with its typed value."""
 
@@ -55,11 +59,11 @@ class SearchModel(BaseModel):
         None,
         description='{"and"|"or": [...]}, {"not": {...}}, {"field", "op", "value"}, or text',
     )
-    q: str = Field("", max_length=1000)
-    sort: str = Field("", max_length=1000)
+    q: str = Field("", max_length=LIST_TEXT_LENGTH["q"])
+    sort: str = Field("", max_length=LIST_TEXT_LENGTH["sort"])
     fields: list[str] = Field(default_factory=list, max_length=1000)
     limit: int = Field(50, ge=1, le=MAX_LIMIT)
-    cursor: str = Field("", max_length=4000)
+    cursor: str = Field("", max_length=LIST_TEXT_LENGTH["cursor"])
     count: bool = False
 
 

@@ -6,7 +6,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 MAX_ID = 2**31 - 1
-"""Ids are positive 32-bit integers, the same on every database."""
+"""Ids (of entries, dictionaries and their values, grants) are positive 32-bit integers,
+the same on every database."""
 
 _ID = re.compile(r"[0-9]{1,10}")
 

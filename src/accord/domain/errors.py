@@ -4,15 +4,46 @@ The messages are the legacy API's exact wording (docs/legacy-api.md, section 7);
 edges map the code to their own format in one place.
 """
 
+from enum import Enum
 from typing import ClassVar
 
 from accord.domain.text import printable
+
+
+class Family(Enum):
+    """What kind of refusal an error is, and the HTTP status that says it (as zulip's
+    errors carry theirs): a new error needs no entry in any table, only its family. An
+    edge may answer a family otherwise where it means something else there (a page's
+    stale edit is a 409: no If-Match was sent)."""
+
+    REFUSED = ("refused", 422)
+    """The request was understood and its content refused (the default)."""
+    MALFORMED = ("malformed", 400)
+    """The request itself cannot be read: a query or form that is not one."""
+    UNAUTHENTICATED = ("unauthenticated", 401)
+    FORBIDDEN = ("forbidden", 403)
+    NOT_FOUND = ("not_found", 404)
+    CONFLICT = ("conflict", 409)
+    """It clashes with what is stored (a unique value, an existing name)."""
+    STALE = ("stale", 412)
+    """It was based on a version of an entry that is no longer the current one."""
+    TOO_LARGE = ("too_large", 413)
+    BUSY = ("busy", 503)
+    """The database gave up on it (a statement timeout): trying later may work."""
+    UPSTREAM = ("upstream", 502)
+    """Jira, which Accord called for it, failed."""
+    MISCONFIGURED = ("misconfigured", 500)
+    """The server's own configuration is wrong: the administrator must act."""
+
+    def __init__(self, name: str, status: int) -> None:
+        self.status = status
 
 
 class AccordError(Exception):
     """Base of every error a user can cause; never a crash."""
 
     code: ClassVar[str] = "error"
+    family: ClassVar[Family] = Family.REFUSED
     field: str | None = None
     """The code of the field the error is about, where there is one."""
 
@@ -41,6 +72,7 @@ class WrongApiKey(AccordError):
 
 class UserNotFound(AccordError):
     code = "user_not_found"
+    family = Family.NOT_FOUND
 
     def __init__(self) -> None:
         super().__init__("User not found")
@@ -48,6 +80,7 @@ class UserNotFound(AccordError):
 
 class PermissionDenied(AccordError):
     code = "permission_denied"
+    family = Family.FORBIDDEN
 
     def __init__(self, right_name: str) -> None:
         super().__init__(f"Permission denied: {right_name}")
@@ -78,6 +111,7 @@ class InvalidParameter(AccordError):
 
 class EntryNotFound(AccordError):
     code = "entry_not_found"
+    family = Family.NOT_FOUND
 
     def __init__(self, directory_code: str) -> None:
         noun = {"CLIENTS": "Company", "CONTACTS": "Contact"}.get(directory_code, "Entry")
@@ -89,6 +123,7 @@ class LinkNotFound(AccordError):
     """An entry is not linked to an issue (in the role named, if one was)."""
 
     code = "link_not_found"
+    family = Family.NOT_FOUND
 
     def __init__(self, issue_key: str) -> None:
         super().__init__(f"The entry is not linked to issue {printable(issue_key)}")
@@ -115,6 +150,7 @@ class SchemaFull(AccordError):
 
 class DirectoryNotFound(AccordError):
     code = "directory_not_found"
+    family = Family.NOT_FOUND
 
     def __init__(self, name: str) -> None:
         super().__init__(f"Directory not found: {printable(name)}")
@@ -122,6 +158,7 @@ class DirectoryNotFound(AccordError):
 
 class DictionaryNotFound(AccordError):
     code = "dictionary_not_found"
+    family = Family.NOT_FOUND
 
     def __init__(self, name: str) -> None:
         super().__init__(f"Dictionary not found: {printable(name)}")
@@ -129,6 +166,7 @@ class DictionaryNotFound(AccordError):
 
 class FieldNotFound(AccordError):
     code = "field_not_found"
+    family = Family.NOT_FOUND
 
     def __init__(self, name: str) -> None:
         super().__init__(f"Field not found: {printable(name)}")
@@ -153,6 +191,7 @@ class InvalidValue(AccordError):
 
 class DuplicateValue(AccordError):
     code = "duplicate_value"
+    family = Family.CONFLICT
 
     def __init__(self, field_name: str, value: str) -> None:
         super().__init__(
@@ -163,6 +202,7 @@ class DuplicateValue(AccordError):
 
 class DictionaryValueExists(AccordError):
     code = "dictionary_value_exists"
+    family = Family.CONFLICT
 
     def __init__(self, value: str, dictionary_name: str) -> None:
         super().__init__(
@@ -172,6 +212,7 @@ class DictionaryValueExists(AccordError):
 
 class DictionaryValueNotFound(AccordError):
     code = "dictionary_value_not_found"
+    family = Family.NOT_FOUND
 
     def __init__(self, value: str, dictionary_name: str) -> None:
         super().__init__(f"Value '{printable(value)}' not found in dictionary '{dictionary_name}'")
@@ -179,6 +220,7 @@ class DictionaryValueNotFound(AccordError):
 
 class JiraNotConnected(AccordError):
     code = "jira_not_connected"
+    family = Family.CONFLICT
 
     def __init__(self) -> None:
         super().__init__("Jira is not connected")
@@ -188,6 +230,7 @@ class JiraUnavailable(AccordError):
     """Jira could not be reached, or answered with an error of its own (HTTP 502)."""
 
     code = "jira_unavailable"
+    family = Family.UPSTREAM
     retry_after: float = 0.0
     """Seconds Jira asked to wait (`Retry-After`) before the client gave up, if it did."""
 
@@ -202,24 +245,28 @@ class SecretKeyUnusable(AccordError):
     """The key that encrypts stored secrets is missing, unreadable or not the one used."""
 
     code = "secret_key_unusable"
+    family = Family.MISCONFIGURED
 
 
 class Conflict(AccordError):
     """A name an administrator chose is already taken (a user, group, field, ...)."""
 
     code = "conflict"
+    family = Family.CONFLICT
 
 
 class InvalidToken(AccordError):
     """No usable bearer token: missing, unknown, revoked or expired (HTTP 401)."""
 
     code = "invalid_token"
+    family = Family.UNAUTHENTICATED
 
 
 class StaleVersion(AccordError):
     """A write named a version of an entry that is no longer current (HTTP 412)."""
 
     code = "stale_version"
+    family = Family.STALE
 
     def __init__(self, current: int) -> None:
         super().__init__(
@@ -252,3 +299,4 @@ class InvalidQuery(AccordError):
     """A filter, sort, cursor, parameter or header that cannot be applied (a 400 over REST)."""
 
     code = "invalid_query"
+    family = Family.MALFORMED

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from accord.domain.errors import AccordError, InvalidQuery
+from accord.domain.errors import AccordError, Family, InvalidQuery
 from accord.domain.text import printable
 
 COMPARISONS = ("eq", "ne", "lt", "le", "gt", "ge", "contains", "icontains", "startswith")
@@ -45,6 +45,7 @@ def shown(value: Literal) -> str:
 
 class FilterSyntaxError(AccordError):
     code = "filter_syntax"
+    family = Family.MALFORMED
 
     def __init__(self, message: str, position: int) -> None:
         super().__init__(f"{message} at position {position}")

@@ -14,6 +14,8 @@ CONTACTS = "CONTACTS"
 PRODUCTS = "PRODUCTS"
 TRANSACTIONS = "TRANSACTIONS"
 DIRECTORY_ALIASES = {"COMPANIES": COMPANIES}
+MAX_DIRECTORY_CODE_LENGTH = 64
+"""A directory's code: 2 to this many capital letters, digits or _, a letter first."""
 T = TypeVar("T")
 
 

@@ -10,7 +10,7 @@ from accord.domain.text import fold, has_invalid_characters
 from accord.domain.users import Actor, User
 from accord.store import instance as instance_store
 from accord.store import users as user_store
-from accord.store.database import Transaction
+from accord.store.database import CacheKind, Transaction
 
 MIN_API_KEY_LENGTH = 8
 
@@ -75,4 +75,4 @@ def _user_and_rights(tx: Transaction, login: str) -> tuple[User, Rights] | None:
             return None
         return user, user_store.load_rights(tx.connection, user)
 
-    return tx.cached("auth", fold(login.strip()), load)
+    return tx.cached(CacheKind.AUTH, fold(login.strip()), load)

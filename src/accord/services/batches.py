@@ -62,7 +62,7 @@ from accord.services import outbox
 from accord.services.batch_values import BatchValues, PlanningResolver
 from accord.services.entries import create_entry, text_rows, with_names
 from accord.services.resolver import StoreResolver
-from accord.services.transactions import now
+from accord.services.transactions import CacheKind, now
 from accord.store import bulk, texts
 from accord.store.database import Transaction
 from accord.store.schema import advance_entry_ids, allocate_entry_ids
@@ -351,7 +351,7 @@ class _Batch:
         connection, positions = self.tx.connection, any(i.pending for i in items)
         if positions:
             # Outside the savepoints below, so that rolling one back never undoes it.
-            self.tx.changed("schema")
+            self.tx.changed(CacheKind.SCHEMA)
         try:
             with bulk.savepoint(connection):
                 self._write(items)
@@ -375,7 +375,7 @@ class _Batch:
 
     def _refresh(self, positions: bool) -> None:
         if positions:
-            self.tx.changed("schema")  # forget the labels a rolled-back savepoint added
+            self.tx.changed(CacheKind.SCHEMA)  # forget the labels a rolled-back savepoint added
 
     def _write(self, items: list[_Item]) -> None:
         tx, directory, actor, at = self.tx, self.directory, self.actor, now()

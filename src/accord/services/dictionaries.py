@@ -17,7 +17,7 @@ from accord.domain.users import Actor
 from accord.domain.values import MAX_LABEL_LENGTH
 from accord.services.entries import clear_dictionary_value
 from accord.store import schema as schema_store
-from accord.store.database import Transaction
+from accord.store.database import CacheKind, Transaction
 
 
 def create_dictionary(tx: Transaction, name: str, labels: list[str], *, actor: Actor) -> Dictionary:
@@ -33,7 +33,7 @@ def create_dictionary(tx: Transaction, name: str, labels: list[str], *, actor: A
     except IntegrityError as error:  # another transaction created it since the check
         raise Conflict(f"Dictionary '{name}' already exists") from error
     schema_store.insert_dictionary_values(tx.connection, dictionary_id, _distinct(name, labels))
-    tx.changed("schema")
+    tx.changed(CacheKind.SCHEMA)
     return tx.schema.dictionary(dictionary_id)
 
 
@@ -85,7 +85,7 @@ def _add(tx: Transaction, dictionary: Dictionary, label: str, parameter: str) ->
         value_id = schema_store.insert_dictionary_value(tx.connection, dictionary.id, label)
     except IntegrityError as error:  # another transaction added it since the check
         raise DictionaryValueExists(label, dictionary.name) from error
-    tx.changed("schema")
+    tx.changed(CacheKind.SCHEMA)
     return value_id
 
 
@@ -117,7 +117,7 @@ def remove_value(tx: Transaction, dictionary_id: int, value_id: int, *, actor: A
 def _remove(tx: Transaction, dictionary: Dictionary, value: DictionaryValue, actor: Actor) -> None:
     clear_dictionary_value(tx, dictionary, value.id, actor=actor)
     schema_store.delete_dictionary_value(tx.connection, value.id)
-    tx.changed("schema")
+    tx.changed(CacheKind.SCHEMA)
 
 
 def _checked_label(label: str, parameter: str) -> str:

@@ -5,19 +5,29 @@ import uuid
 
 from accord.domain.errors import AccordError, Conflict, FieldNotFound
 from accord.domain.names import checked_name
-from accord.domain.schema import COMPANIES, CUSTOM_FIELD_PREFIX, Directory, Field, FieldType
+from accord.domain.schema import (
+    COMPANIES,
+    CUSTOM_FIELD_PREFIX,
+    MAX_DIRECTORY_CODE_LENGTH,
+    Directory,
+    Field,
+    FieldType,
+)
 from accord.domain.users import Actor
 from accord.store import schema as store
-from accord.store.database import Transaction
+from accord.store.database import CacheKind, Transaction
 
-_DIRECTORY_CODE = re.compile(r"[A-Z][A-Z0-9_]{1,63}")
+_DIRECTORY_CODE = re.compile(rf"[A-Z][A-Z0-9_]{{1,{MAX_DIRECTORY_CODE_LENGTH - 1}}}")
 
 
 class InvalidDirectoryCode(AccordError):
     code = "invalid_directory_code"
 
     def __init__(self) -> None:
-        super().__init__("A directory code is 2 to 64 letters, digits or _, starting with a letter")
+        super().__init__(
+            f"A directory code is 2 to {MAX_DIRECTORY_CODE_LENGTH} letters, digits or _,"
+            " starting with a letter"
+        )
 
 
 class InvalidFieldOption(AccordError):
@@ -64,7 +74,7 @@ def add_directory(tx: Transaction, code: str, name: str, *, actor: Actor) -> Dir
         tx.connection,
         Field(0, directory_id, name_field, "Name", FieldType.TEXT, required=True),
     )
-    tx.changed("schema")
+    tx.changed(CacheKind.SCHEMA)
     return tx.schema.directory(directory_id)
 
 
@@ -74,7 +84,7 @@ def _lock_schema(tx: Transaction) -> None:
     adding the same field at once each found none and each added it (PostgreSQL runs
     writers side by side; SQLite one after another). `changed` takes the instance row's
     lock, held till the end of this transaction, and reloads the schema."""
-    tx.changed("schema")
+    tx.changed(CacheKind.SCHEMA)
 
 
 def add_field(
@@ -132,7 +142,7 @@ def add_field(
         target_directory_id=schema.find_directory(link_to).id if link_to else None,
     )
     field_id = store.insert_field(tx.connection, field)
-    tx.changed("schema")
+    tx.changed(CacheKind.SCHEMA)
     return next(f for f in tx.schema.fields_of(directory) if f.id == field_id)
 
 
@@ -172,5 +182,5 @@ def alter_field(
     if clash is not None and clash.id != field.id:
         raise Conflict(f"Field '{name}' already exists in {directory.name}")
     store.update_field(tx.connection, field.id, name=name, required=required)
-    tx.changed("schema")
+    tx.changed(CacheKind.SCHEMA)
     return tx.schema.field(directory, code)

@@ -12,7 +12,7 @@ from datetime import timedelta
 
 from sqlalchemy.exc import IntegrityError
 
-from accord.domain.errors import AccordError, InvalidQuery
+from accord.domain.errors import AccordError, Family, InvalidQuery
 from accord.domain.text import has_invalid_characters
 from accord.services.transactions import now
 from accord.store import tokens as store
@@ -26,6 +26,7 @@ MAX_KEY_LENGTH = 255
 
 class IdempotencyMismatch(AccordError):
     code = "idempotency_conflict"
+    family = Family.CONFLICT
 
     def __init__(self) -> None:
         super().__init__("This Idempotency-Key was used for a different request")

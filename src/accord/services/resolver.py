@@ -13,7 +13,7 @@ from accord.store import bulk
 from accord.store import entries as entry_store
 from accord.store import schema as schema_store
 from accord.store import users as user_store
-from accord.store.database import Transaction
+from accord.store.database import CacheKind, Transaction
 
 NAMES_ANY_ENTRY = frozenset({"legacy"})
 """Edges whose contract lets a link value name an entry of a directory the caller may not
@@ -124,11 +124,11 @@ class StoreResolver:
             # The label's unique key: another transaction added it and committed (PostgreSQL
             # waits for it to end before refusing), so the schema read again holds it.
             value_id = self._added_meanwhile(dictionary, label)
-        self.tx.changed("schema")
+        self.tx.changed(CacheKind.SCHEMA)
         return value_id
 
     def _added_meanwhile(self, dictionary: Dictionary, label: str) -> int:
-        self.tx.changed("schema")  # the schema is read again, with what is committed now
+        self.tx.changed(CacheKind.SCHEMA)  # the schema is read again, with what is committed now
         found = self.tx.schema.dictionary(dictionary.id).find_value(label, by_id=False)
         if found is None:  # pragma: no cover - added and removed meanwhile
             raise DictionaryValueExists(label, dictionary.name)

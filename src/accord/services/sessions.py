@@ -20,7 +20,7 @@ from accord.domain.passwords import MAX_PASSWORD_LENGTH, checked_password
 from accord.domain.rights import Rights
 from accord.domain.text import has_invalid_characters
 from accord.domain.users import Actor, User
-from accord.services.transactions import now
+from accord.services.transactions import CacheKind, now
 from accord.services.users import get_user
 from accord.store import sessions as store
 from accord.store import users as user_store
@@ -93,7 +93,7 @@ def password_matches(tx: Transaction, login: str, password: str) -> bool:
 
 def _end_sessions_of(tx: Transaction, user_id: int) -> None:
     if store.delete_sessions_of(tx.connection, user_id):
-        tx.changed("auth")
+        tx.changed(CacheKind.AUTH)
 
 
 @dataclass(frozen=True, slots=True)
@@ -175,7 +175,7 @@ def _verified(hashed: str | None, password: str) -> bool:
 
 def authenticate_session(tx: Transaction, token: str) -> WebSession:
     """The session a cookie's token stands for; SessionInvalid if none works now."""
-    found = tx.cached("auth", ("web-session", _digest(token)), lambda: _load(tx, token))
+    found = tx.cached(CacheKind.AUTH, ("web-session", _digest(token)), lambda: _load(tx, token))
     if found is None:
         raise SessionInvalid
     row, user, rights = found
@@ -197,4 +197,4 @@ def _load(tx: Transaction, token: str) -> tuple[SessionRow, User, Rights] | None
 def sign_out(tx: Transaction, token: str) -> None:
     """End the session of this token, in every process (nothing if there is none)."""
     if store.delete_session(tx.connection, _digest(token)):
-        tx.changed("auth")
+        tx.changed(CacheKind.AUTH)

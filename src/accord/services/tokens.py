@@ -10,7 +10,7 @@ from accord.domain.names import checked_name
 from accord.domain.rights import Rights
 from accord.domain.text import has_invalid_characters
 from accord.domain.users import Actor, User
-from accord.services.transactions import now
+from accord.services.transactions import CacheKind, now
 from accord.services.users import get_user
 from accord.store import tokens as store
 from accord.store import users as user_store
@@ -75,7 +75,7 @@ def revoke_token(tx: Transaction, token_id: int, *, actor: Actor) -> None:
     actor.rights.require_admin()
     if not store.revoke_token(tx.connection, token_id, now()):
         raise AccordError(f"No active token with id {token_id}")
-    tx.changed("auth")
+    tx.changed(CacheKind.AUTH)
 
 
 def token_state(row: TokenRow, at: datetime) -> str:
@@ -89,7 +89,7 @@ def token_state(row: TokenRow, at: datetime) -> str:
 
 def authenticate_token(tx: Transaction, token: str, *, edge: str) -> TokenUse:
     """The actor a bearer token stands for, its rights cut down to the token's scope."""
-    found = tx.cached("auth", ("token", _digest(token)), lambda: _load(tx, token))
+    found = tx.cached(CacheKind.AUTH, ("token", _digest(token)), lambda: _load(tx, token))
     if found is None:
         raise InvalidToken("The bearer token is not valid")
     row, user, rights = found

@@ -11,11 +11,12 @@ from typing import Any, TypeVar
 from anyio import CapacityLimiter, to_thread
 from sqlalchemy.exc import DBAPIError
 
-from accord.store.database import Cancellation, Database, Transaction
+from accord.store.database import CacheKind, Cancellation, Database, Transaction
 from accord.store.engine import SQLITE_WAL_LIMIT_BYTES, make_engine
 from accord.store.limits import StatementCancelled
 
 __all__ = [
+    "CacheKind",
     "Cancellation",
     "Database",
     "DatabaseError",

@@ -19,7 +19,7 @@ from accord.domain.users import Actor, User
 from accord.domain.values import index_keys
 from accord.services import batches
 from accord.services.jira import JiraUser, SyncProgress
-from accord.services.transactions import now
+from accord.services.transactions import CacheKind, now
 from accord.store import entries as entry_store
 from accord.store import users as user_store
 from accord.store.database import Transaction
@@ -82,7 +82,7 @@ def sync_users(
         if progress is not None:
             progress(start + len(chunk), len(jira_users))
     counts.users_disabled = known.disable_unlisted(tx, {u.key for u in jira_users})
-    tx.changed("auth")
+    tx.changed(CacheKind.AUTH)
     return counts
 
 

@@ -2,12 +2,12 @@
 
 from sqlalchemy.exc import IntegrityError
 
-from accord.domain.errors import AccordError, Conflict, InvalidQuery
+from accord.domain.errors import AccordError, Conflict, Family, InvalidQuery
 from accord.domain.names import MAX_NAME_LENGTH, InvalidName, checked_name
 from accord.domain.rights import UnknownRight, parse_grant
 from accord.domain.text import fold, has_invalid_characters, printable
 from accord.domain.users import Actor, Group, User
-from accord.services.transactions import now
+from accord.services.transactions import CacheKind, now
 from accord.store import users as store
 from accord.store.database import Transaction
 from accord.store.users import GrantRow as GrantRow  # the edges render it
@@ -17,6 +17,7 @@ class UserNotFoundByLogin(AccordError):
     """No user has this login (nor this Jira key)."""
 
     code = "user_not_found"
+    family = Family.NOT_FOUND
 
     def __init__(self, login: str) -> None:
         super().__init__(f"User not found: {printable(login)}")
@@ -24,6 +25,7 @@ class UserNotFoundByLogin(AccordError):
 
 class GroupNotFound(AccordError):
     code = "group_not_found"
+    family = Family.NOT_FOUND
 
     def __init__(self, name: str) -> None:
         super().__init__(f"Group not found: {printable(name)}")
@@ -31,6 +33,7 @@ class GroupNotFound(AccordError):
 
 class MemberNotFound(AccordError):
     code = "member_not_found"
+    family = Family.NOT_FOUND
 
     def __init__(self, login: str, group: str) -> None:
         super().__init__(f"User {printable(login)} is not a member of group {group}")
@@ -38,6 +41,7 @@ class MemberNotFound(AccordError):
 
 class GrantNotFound(AccordError):
     code = "grant_not_found"
+    family = Family.NOT_FOUND
 
     def __init__(self, grant_id: int) -> None:
         super().__init__(f"Grant not found: {grant_id}")
@@ -96,7 +100,7 @@ def add_user(
         )
     except IntegrityError as error:  # another transaction added it since the check
         raise Conflict(f"User '{login}' already exists") from error
-    tx.changed("auth")
+    tx.changed(CacheKind.AUTH)
     return user
 
 
@@ -122,7 +126,7 @@ def set_user_active(tx: Transaction, login: str, active: bool, *, actor: Actor) 
     actor.rights.require_admin()
     user = get_user(tx, login)
     store.set_user_active(tx.connection, user.id, active)
-    tx.changed("auth")
+    tx.changed(CacheKind.AUTH)
     return user
 
 
@@ -155,7 +159,7 @@ def update_user(
         changes["is_admin"] = is_admin
     if changes:
         store.update_user(tx.connection, user.id, **changes)
-        tx.changed("auth")
+        tx.changed(CacheKind.AUTH)
     updated = store.user_by_id(tx.connection, user.id)
     assert updated is not None
     return updated
@@ -228,7 +232,7 @@ def add_members(tx: Transaction, group_name: str, logins: list[str], *, actor: A
     group = get_group(tx, group_name)
     for login in logins:
         store.add_member(tx.connection, group.id, get_user(tx, login).id)
-    tx.changed("auth")
+    tx.changed(CacheKind.AUTH)
 
 
 def remove_member(tx: Transaction, group_name: str, login: str, *, actor: Actor) -> None:
@@ -238,7 +242,7 @@ def remove_member(tx: Transaction, group_name: str, login: str, *, actor: Actor)
     user = get_user(tx, login)
     if not store.remove_member(tx.connection, group.id, user.id):
         raise MemberNotFound(user.login, group.name)
-    tx.changed("auth")
+    tx.changed(CacheKind.AUTH)
 
 
 def group_members(tx: Transaction, group_name: str, *, actor: Actor) -> list[str]:
@@ -262,7 +266,7 @@ def grant(
         for name, d in parse_grant(right, tx.schema)
     )
     if added:
-        tx.changed("auth")
+        tx.changed(CacheKind.AUTH)
     return added
 
 
@@ -282,7 +286,7 @@ def revoke(
         for name, d in parse_grant(right, tx.schema)
     )
     if removed:
-        tx.changed("auth")
+        tx.changed(CacheKind.AUTH)
     return removed
 
 
@@ -326,7 +330,7 @@ def revoke_grant(tx: Transaction, grant_id: int, *, actor: Actor) -> None:
     actor.rights.require_admin()
     if not store.delete_grant_by_id(tx.connection, grant_id):
         raise GrantNotFound(grant_id)
-    tx.changed("auth")
+    tx.changed(CacheKind.AUTH)
 
 
 def _holder(tx: Transaction, user: str | None, group: str | None) -> dict[str, int | None]:

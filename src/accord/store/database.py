@@ -11,6 +11,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
+from enum import StrEnum
 from pathlib import Path
 from typing import TypeVar
 
@@ -32,6 +33,22 @@ class InstanceState:
     api_key_hash: str | None
     schema_version: int
     auth_version: int
+
+
+class CacheKind(StrEnum):
+    """What cached values depend on; each kind has a version counter in `instance`, which a
+    transaction that changes it raises (`Transaction.changed`)."""
+
+    SCHEMA = "schema"
+    """Directories, fields and dictionaries."""
+    AUTH = "auth"
+    """Users, groups, grants, tokens and sessions: who may do what."""
+
+
+_VERSION_COLUMN = {
+    CacheKind.SCHEMA: t.instance.c.schema_version,
+    CacheKind.AUTH: t.instance.c.auth_version,
+}
 
 
 class _VersionedCache:
@@ -287,7 +304,7 @@ class Transaction:
         self.connection = connection
         self._instance: InstanceState | None = None
         self._schema: Schema | None = None
-        self._dirty: set[str] = set()
+        self._dirty: set[CacheKind] = set()
 
     @property
     def dialect(self) -> str:
@@ -302,13 +319,13 @@ class Transaction:
     @property
     def schema(self) -> Schema:
         if self._schema is None:
-            self._schema = self.cached("schema", "schema", self._load_schema)
+            self._schema = self.cached(CacheKind.SCHEMA, "schema", self._load_schema)
         return self._schema
 
     def _load_schema(self) -> Schema:
         return load_schema(self.connection, self.instance.schema_version)
 
-    def cached(self, kind: str, key: object, load: Callable[[], T]) -> T:
+    def cached(self, kind: CacheKind, key: object, load: Callable[[], T]) -> T:
         """`load()`'s result, shared across transactions while `kind` is unchanged."""
         version = self._version(kind)
         if kind not in self._dirty:
@@ -320,19 +337,19 @@ class Transaction:
             self.database._cache.put((kind, key), version, value)
         return value
 
-    def _version(self, kind: str) -> int:
-        state = self.instance
-        return state.schema_version if kind == "schema" else state.auth_version
+    def _version(self, kind: CacheKind) -> int:
+        version: int = getattr(self.instance, _VERSION_COLUMN[kind].name)
+        return version
 
-    def changed(self, kind: str) -> None:
-        """Record that this transaction changes `kind` ("schema" or "auth")."""
-        column = t.instance.c.schema_version if kind == "schema" else t.instance.c.auth_version
+    def changed(self, kind: CacheKind) -> None:
+        """Record that this transaction changes what `kind` covers."""
+        column = _VERSION_COLUMN[kind]
         if kind not in self._dirty:
             self.connection.execute(
                 sa.update(t.instance).where(t.instance.c.id == 1).values({column: column + 1})
             )
             self._dirty.add(kind)
-        if kind == "schema":
+        if kind is CacheKind.SCHEMA:
             self._schema = None
 
 

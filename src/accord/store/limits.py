@@ -19,7 +19,7 @@ import time
 from collections import OrderedDict
 from typing import Any
 
-from accord.domain.errors import AccordError
+from accord.domain.errors import AccordError, Family
 
 PROGRESS_STEPS = 1_000_000
 """SQLite virtual machine instructions between two looks at the deadline: about every
@@ -57,6 +57,7 @@ class StatementCancelled(AccordError):
     client went away); the transaction is rolled back."""
 
     code = "statement_timeout"
+    family = Family.BUSY
 
 
 def took_too_long(limit: float) -> StatementCancelled:

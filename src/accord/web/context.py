@@ -19,7 +19,7 @@ from anyio import CapacityLimiter, to_thread
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
-from accord.domain.errors import AccordError, PermissionDenied
+from accord.domain.errors import AccordError, Family
 from accord.domain.rights import GlobalRight
 from accord.services.sessions import SessionInvalid, WebSession, authenticate_session
 from accord.services.throttle import FailureThrottle
@@ -48,26 +48,10 @@ class CsrfRefused(AccordError):
     """A form whose CSRF token is not its session's (forged, or from an old page)."""
 
     code = "csrf_refused"
+    family = Family.FORBIDDEN
 
     def __init__(self) -> None:
         super().__init__(texts.CSRF_REFUSED)
-
-
-STATUS = {
-    "permission_denied": 403,
-    "csrf_refused": 403,
-    "entry_not_found": 404,
-    "directory_not_found": 404,
-    "not_found": 404,
-    "invalid_query": 400,
-    "filter_syntax": 400,
-    "stale_version": 409,
-    "conflict": 409,
-    "request_too_large": 413,
-    "bad_form": 400,
-    "statement_timeout": 503,
-}
-"""HTTP statuses of the errors a page shows; any other user error is a 422."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -203,9 +187,8 @@ async def form_page(request: Request, work: FormWork, *, limit: int) -> Response
 
 
 def error_page(web: WebContext, error: AccordError, session: WebSession | None) -> Response:
-    status = STATUS.get(error.code, 422)
-    if isinstance(error, PermissionDenied):
-        status = 403
+    # A page sends no If-Match: a stale edit is someone else having saved first.
+    status = 409 if error.family is Family.STALE else error.family.status
     return web.render(Page("error.html", {"message": error.message}, status), session)
 
 

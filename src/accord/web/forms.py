@@ -4,7 +4,7 @@ from urllib.parse import parse_qsl
 
 from starlette.requests import Request
 
-from accord.domain.errors import AccordError
+from accord.domain.errors import AccordError, Family
 from accord.web import texts
 
 FORM = "application/x-www-form-urlencoded"
@@ -14,10 +14,12 @@ MAX_FIELDS = 2000
 
 class BadForm(AccordError):
     code = "bad_form"
+    family = Family.MALFORMED
 
 
 class FormTooLarge(AccordError):
     code = "request_too_large"
+    family = Family.TOO_LARGE
 
     def __init__(self) -> None:
         super().__init__(texts.FORM_TOO_LARGE)

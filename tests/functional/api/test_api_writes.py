@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from accord.domain.schema import Field, FieldType
-from accord.services.transactions import Database, Transaction, run
+from accord.services.transactions import CacheKind, Database, Transaction, run
 from accord.store import schema as schema_store
 from tests.functional.api_support import Api, error_fields, problem
 from tests.support import Legacy, custom_field, dump
@@ -598,7 +598,7 @@ def test_a_contacts_field_outside_companies_lists_no_company_s_contacts(api: Api
         products = tx.schema.directory_by_code("PRODUCTS")
         field = Field(0, products.id, "clients_field_people", "People", FieldType.CONTACTS)
         schema_store.insert_field(tx.connection, field)
-        tx.changed("schema")
+        tx.changed(CacheKind.SCHEMA)
         return field.code
 
     code = run(db, work, write=True)
