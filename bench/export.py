@@ -44,6 +44,22 @@ def export(database: Database, spec: ExportSpec) -> tuple[float, int, int, int]:
     return time.perf_counter() - started, rows - 1, size, peak
 
 
+def load_companies(database: Database, *, reuse: bool, companies: int) -> None:
+    """Companies 1..`companies` as bench/rest_api.py loads them (`reuse`: there already)."""
+    code, token = rest_api.prepare(database, reuse=reuse, companies=companies)
+    if not reuse:
+        rest_api.announce_load(10_000)
+        rest_api.load_entries(
+            database,
+            token,
+            "CLIENTS",
+            lambda n: rest_api.company(n, code, companies),
+            companies,
+            10_000,
+            progress="{last:,} companies",
+        )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--companies", type=int, default=100_000)
@@ -52,18 +68,7 @@ def main() -> None:
     args = parser.parse_args()
     database = open_database(args.url, sqlite_synchronous="NORMAL")
     try:
-        code, token = rest_api.prepare(database, reuse=args.reuse, companies=args.companies)
-        if not args.reuse:
-            rest_api.announce_load(10_000)
-            rest_api.load_entries(
-                database,
-                token,
-                "CLIENTS",
-                lambda n: rest_api.company(n, code, args.companies),
-                args.companies,
-                10_000,
-                progress="{last:,} companies",
-            )
+        load_companies(database, reuse=args.reuse, companies=args.companies)
         seconds, rows, size, growth = export(database, ExportSpec("CLIENTS"))
         print(
             f"\nexport of {rows:,} companies: {seconds:.1f} s ({rows / seconds:,.0f} rows/s),"

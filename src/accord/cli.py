@@ -13,7 +13,7 @@ from typing import Annotated, TypeVar
 
 import typer
 
-from accord import cli_export, cli_jira
+from accord import cli_export, cli_import, cli_jira
 from accord.domain.errors import AccordError
 from accord.domain.schema import FieldType
 from accord.domain.users import Actor
@@ -59,6 +59,7 @@ for sub, name in [
     app.add_typer(sub, name=name)
 app.add_typer(cli_jira.jira_app, name="jira")
 app.command("export")(cli_export.export)
+app.command("import")(cli_import.import_)
 
 CLI = Actor.system("cli")
 

@@ -47,8 +47,8 @@ def export(
             guard=not raw,
         )
     except AccordError as error:
-        _fail(error.message)
-    database = _database()
+        fail(error.message)
+    database = database_from_env()
     try:
         chunks = _chunks(database, spec)
         if file is None:
@@ -56,11 +56,11 @@ def export(
         else:
             _write_file(chunks, file)
     except AccordError as error:
-        _fail(error.message)
+        fail(error.message)
     except DatabaseError as error:
-        _fail(f"database error: {error} (is the database reachable and upgraded?)")
+        fail(f"database error: {error} (is the database reachable and upgraded?)")
     except OSError as error:
-        _fail(f"cannot write {file or 'standard output'}: {error.strerror or error}")
+        fail(f"cannot write {file or 'standard output'}: {error.strerror or error}")
     finally:
         database.dispose()
 
@@ -94,7 +94,7 @@ def _write_file(chunks: Iterator[bytes], file: Path) -> None:
         raise
 
 
-def _database() -> Database:
+def database_from_env() -> Database:
     settings = Settings.from_env()
     return open_database(
         settings.database_url,
@@ -103,6 +103,6 @@ def _database() -> Database:
     )
 
 
-def _fail(message: str) -> NoReturn:
+def fail(message: str) -> NoReturn:
     typer.echo(f"error: {message}", err=True)
     raise typer.Exit(1)

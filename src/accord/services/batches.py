@@ -118,6 +118,9 @@ class Outcome:
     entry: Entry | None = None
     created: bool = False
     error: AccordError | None = None
+    changed: bool = False
+    """Created, or updated with a value that differs (an update that changes nothing
+    writes nothing, and records no history)."""
 
 
 def write_batch(
@@ -176,6 +179,7 @@ class _Item:
     pending: bool = False
     """Its values name things to create (a linked entry, a position): parsed again then."""
     written: Entry | None = None
+    changed: bool = False
 
     def fail(self, error: AccordError) -> None:
         if self.error is None:
@@ -424,6 +428,7 @@ class _Batch:
         )
         for item in items:
             item.written = after.get(item.index) or before[item.index]
+            item.changed = item.index in after
 
     def _create_named(self, target: Directory, name: str) -> int:
         name_field = self.tx.schema.name_field(target)
@@ -507,7 +512,7 @@ class _Batch:
         return [
             Outcome(i.index, error=i.error)
             if i.error is not None
-            else Outcome(i.index, i.written, created=i.current is None)
+            else Outcome(i.index, i.written, created=i.current is None, changed=i.changed)
             for i in items
         ]
 
