@@ -39,6 +39,7 @@ REST_STATUS = {
     "GroupNotFound": 404,
     "IdempotencyMismatch": 409,
     "IdempotencyRace": 422,
+    "ImportRefused": 422,
     "InvalidCredential": 422,
     "InvalidDirectoryCode": 422,
     "InvalidEmail": 422,
