@@ -5,15 +5,18 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from itertools import groupby
 from typing import Any
+from urllib.parse import urlencode
 
 from starlette.requests import Request
 from starlette.responses import Response
 
 from accord.domain.entries import MAX_ID, Entry, EntryRef
 from accord.domain.errors import AccordError, EntryNotFound, InvalidFields, StaleVersion
+from accord.domain.filters import parse_filter
 from accord.domain.rights import Action
-from accord.domain.schema import Directory, Schema
+from accord.domain.schema import CONTACTS, Directory, Field, Schema
 from accord.services import entries, listings
+from accord.services.listings import ListQuery
 from accord.services.sessions import WebSession
 from accord.services.transactions import Transaction
 from accord.settings import Settings
@@ -89,6 +92,43 @@ def _timeline(
     return moments[::-1]
 
 
+RELATED_SHOWN = 10
+"""Related entries a card lists per link field; a link to the whole list follows."""
+
+
+@dataclass(frozen=True, slots=True)
+class Related:
+    """The entries of another directory whose link field names this entry."""
+
+    directory: Directory
+    field: Field
+    entries: list[tuple[int, str]]
+    """(id, title), at most RELATED_SHOWN."""
+    more: bool
+    list_url: str
+
+
+def _related(
+    tx: Transaction, session: WebSession, directory: Directory, entry: Entry
+) -> list[Related]:
+    """For each link field to `directory` in a directory the user may see, the first
+    entries naming this one (a company's transactions, a contact's deals). A company's
+    contacts are left out: its Contacts field lists them already."""
+    found = []
+    for f in tx.schema.link_fields_to(directory):
+        other = tx.schema.directory(f.directory_id)
+        shown_already = other.code == CONTACTS and f.code == "contact_company"
+        if shown_already or not session.actor.rights.can(Action.VIEW, other):
+            continue
+        condition = f"{f.code} eq {entry.id}"
+        query = ListQuery(filter=parse_filter(condition), limit=RELATED_SHOWN)
+        listed = listings.list_entries(tx, other, query, actor=session.actor)
+        titles = [(e.id, entry_title(tx.schema, other, e)) for e in listed.entries]
+        url = f"{entry_url(other)}?{urlencode({'filter': condition})}"
+        found.append(Related(other, f, titles, listed.next_cursor is not None, url))
+    return found
+
+
 async def card(request: Request) -> Response:
     code, entry_id = request.path_params["code"], entry_id_of(request)
 
@@ -103,6 +143,7 @@ async def card(request: Request) -> Response:
             "title": entry_title(tx.schema, directory, entry),
             "fields": fields,
             "timeline": _timeline(tx.schema, directory, history),
+            "related": _related(tx, session, directory, entry),
             "can_edit": rights.can(Action.EDIT, directory),
             "can_remove": rights.can(Action.REMOVE, directory),
             "url": entry_url,

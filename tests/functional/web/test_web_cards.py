@@ -1,13 +1,14 @@
 """An entry's card, its edit form (errors by field, stale edits), create, delete, history,
 and forms without the session's CSRF token."""
 
+import html
 import re
 from collections.abc import Iterator
 
 import pytest
 
 from accord.services.transactions import Database
-from tests.functional.api_support import set_values
+from tests.functional.api_support import create_token, set_values
 from tests.functional.web.web_support import (
     PASSWORD,
     Browser,
@@ -243,3 +244,63 @@ def test_a_strangers_form_is_not_read(server: InProcessServer, cookie: str | Non
         odd = stranger.http.post(path, json={"f.org_name": "x"})
         for reply in [huge, odd]:
             assert (reply.status_code, reply.headers["location"]) == (303, "/sign-in")
+
+
+def _transactions_of(db: Database, server: InProcessServer, company: int, count: int) -> None:
+    entries = [
+        {"transaction_sale": f"DEAL-{n:02d}", "transaction_company": {"id": company}}
+        for n in range(count)
+    ]
+    response = server.client().post(
+        "/api/v1/directories/TRANSACTIONS/entries/batch",
+        json={"mode": "create", "entries": entries},
+        headers={"authorization": f"Bearer {create_token(db)}"},
+    )
+    assert response.status_code == 200, response.text
+
+
+def _related(page: str) -> dict[str, list[str]]:
+    """The related sections of a card: heading -> the entries it lists."""
+    sections = re.findall(r'<section class="related"[^>]*>(.*?)</section>', page, re.S)
+    found = {}
+    for section in sections:
+        heading = re.search(r"<h2[^>]*>(.*?)</h2>", section, re.S)
+        assert heading is not None
+        found[text_of(heading[1])] = re.findall(r'<li><a href="[^"]+">([^<]*)</a></li>', section)
+    return found
+
+
+def test_a_card_lists_the_entries_that_link_to_it(admin: Browser) -> None:
+    """A company's card lists its transactions (its contacts are its Contacts field);
+    a contact's card lists the companies it is the main contact of."""
+    card = admin.get(TEAMLEAD).text
+    assert _related(card) == {"Transactions (Company)": ["SALES-2"]}
+    link = re.search(r'<li><a href="(/d/TRANSACTIONS/\d+)">SALES-2</a>', card)
+    assert link is not None
+    assert "Add-on" in admin.get(link[1]).text
+    contact = admin.get("/d/CONTACTS/1").text
+    assert list(_related(contact)) == ["Companies (Main contact)"]
+
+
+def test_a_card_shows_the_first_related_entries_and_links_to_all(
+    db: Database, server: InProcessServer, admin: Browser
+) -> None:
+    _transactions_of(db, server, 2, 12)
+    card = admin.get(TEAMLEAD).text
+    listed = _related(card)["Transactions (Company)"]
+    assert listed == ["SALES-2", *(f"DEAL-{n:02d}" for n in range(9))]
+    everything = re.search(r'<a href="([^"]+)">All Transactions of Teamlead</a>', card)
+    assert everything is not None
+    whole = admin.get(html.unescape(everything[1])).text
+    assert all(f"DEAL-{n:02d}" in whole for n in range(12))
+    assert "SALES-1" not in whole  # Acme's and Adobe's
+
+
+def test_related_entries_of_a_directory_one_may_not_see_are_not_shown(
+    db: Database, server: InProcessServer
+) -> None:
+    add_web_user(db, "reader", ["main-menu", "CLIENTS.view"])
+    reader = Browser(server).signed_in("reader", PASSWORD)
+    card = reader.get(TEAMLEAD).text
+    assert _related(card) == {}
+    assert "SALES-2" not in card
