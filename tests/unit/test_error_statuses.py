@@ -22,6 +22,7 @@ REST_STATUS = {
     "BatchError": 422,
     "BatchRefused": 422,
     "BuiltinField": 422,
+    "BulkRefused": 422,
     "Conflict": 409,
     "CsrfRefused": 403,
     "DictionaryNotFound": 404,

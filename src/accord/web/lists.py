@@ -18,7 +18,7 @@ from accord.services.sessions import WebSession
 from accord.services.transactions import Transaction
 from accord.web.board import board_url, groupable
 from accord.web.context import Page, page
-from accord.web.values import entry_url, shown
+from accord.web.values import editable, entry_url, shown
 
 PAGE_SIZE = 50
 MAX_PAGE_SIZE = 200
@@ -105,6 +105,10 @@ async def entries_list(request: Request) -> Response:
             "all_fields": tx.schema.fields_of(directory),
             "chosen": {f.code for f in columns},
             "can_add": session.actor.rights.can(Action.ADD, directory),
+            "can_edit": session.actor.rights.can(Action.EDIT, directory),
+            "can_remove": session.actor.rights.can(Action.REMOVE, directory),
+            "bulk_fields": editable(tx.schema, directory),
+            "here": params.url(directory, cursor=params.cursor, trail=params.trail),
             "board_url": board_url(directory, grouping[0]) if grouping else None,
             "url": entry_url,
             "sortable": lambda f: f.type in SORTABLE_TYPES and not f.multiple,

@@ -9,7 +9,7 @@ from starlette.staticfiles import StaticFiles
 from accord.services.throttle import FailureThrottle
 from accord.services.transactions import Database
 from accord.settings import Settings
-from accord.web import auth, board, cards, lists, search
+from accord.web import auth, board, bulk, cards, lists, search
 from accord.web.context import STATIC_PATH, WebContext
 
 STATIC = Path(__file__).parent / "static"
@@ -26,6 +26,7 @@ def routes() -> list[BaseRoute]:
         Route("/d/{code}", lists.entries_list, methods=["GET"]),
         Route("/d/{code}/pick", search.pick, methods=["GET"]),
         Route("/d/{code}/board", board.board, methods=["GET"]),
+        Route("/d/{code}/bulk", bulk.bulk, methods=["POST"]),
         Route("/d/{code}/new", cards.new_form, methods=["GET"]),
         Route("/d/{code}/new", cards.create, methods=["POST"]),
         Route("/d/{code}/{entry_id}", cards.card, methods=["GET"]),

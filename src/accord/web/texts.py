@@ -32,6 +32,13 @@ PICK_SEVERAL = " (several: separated by commas)"
 PICK_OPTIONS = "Entries of {directory}"
 PICK_NOTHING = "No entry of {directory} holds this."
 
+# Bulk actions on the rows selected in a list
+BULK_NONE_SELECTED = "Select at least one entry first."
+BULK_TOO_MANY = "Select at most {} entries at a time."
+BULK_BAD_ID = "A selected row names no entry."
+BULK_UNKNOWN_ACTION = "Choose what to do with the selected entries."
+BULK_UNKNOWN_FIELD = "Choose a field that entries hold (not a computed one)."
+
 # The board (a directory's entries in columns by a dictionary field)
 BOARD = "Board"
 BOARD_TITLE = "{directory} by {field}"

@@ -11,7 +11,7 @@ import pytest
 from accord.services import dictionaries, directories
 from accord.services.transactions import Database, run
 from tests.functional.api_support import CLI, set_values
-from tests.functional.web.web_support import Browser, text_of, web_user
+from tests.functional.web.web_support import ROW_START, Browser, text_of, web_user
 from tests.support import InProcessServer, statements
 
 BOARD = "/d/CLIENTS/board?by=org_type"
@@ -81,7 +81,15 @@ def test_a_column_shows_its_first_cards_and_links_to_the_rest(admin: Browser) ->
     more = re.search(r'<a href="([^"]+)">All entries in Client</a>', page)
     assert more is not None
     listed = admin.get(html.unescape(more[1])).text
-    assert len(re.findall(r'<tr>\s*<td><a href="/d/CLIENTS/\d+">', listed)) == 8
+    assert (
+        len(
+            re.findall(
+                ROW_START + r'<a href="/d/CLIENTS/\d+">',
+                listed,
+            )
+        )
+        == 8
+    )
     assert "All entries in Partner" not in page  # both shown: no more
 
 

@@ -6,6 +6,7 @@ import re
 from accord.services.transactions import Database
 from tests.functional.web.web_support import (
     PASSWORD,
+    ROW_START,
     Browser,
     add_web_user,
     shared_admin,
@@ -28,13 +29,16 @@ def names(page: str) -> list[str]:
     """The names in the first column of a list page, in order."""
     return [
         re.sub(r"<[^>]+>", "", cell).strip()
-        for cell in re.findall(r'<tr>\s*<td><a href="/d/[^"]+/\d+">(.*?)</a></td>', page)
+        for cell in re.findall(
+            ROW_START + r'<a href="/d/[^"]+/\d+">(.*?)</a></td>',
+            page,
+        )
     ]
 
 
 def headers(page: str) -> list[str]:
     head = page.split("<thead>", 1)[1].split("</thead>", 1)[0]
-    cells = re.findall(r"<th[^>]*>(.*?)</th>", head, flags=re.S)
+    cells = re.findall(r'<th scope="col"(?! class="select")[^>]*>(.*?)</th>', head, flags=re.S)
     return [re.sub(r"<[^>]+>|[▲▼]", "", c).strip() for c in cells]
 
 

@@ -7,7 +7,13 @@ import re
 import pytest
 
 from accord.services.transactions import Database
-from tests.functional.web.web_support import Browser, shared_admin, shared_viewer, text_of
+from tests.functional.web.web_support import (
+    ROW_START,
+    Browser,
+    shared_admin,
+    shared_viewer,
+    text_of,
+)
 from tests.support import (
     InProcessServer,
     read_only_db,
@@ -54,7 +60,15 @@ def test_more_links_to_the_directorys_list_with_the_same_q(admin: Browser) -> No
     more = re.search(r'<a class="more" href="(/d/CLIENTS\?q=[^"]+)">All matches in Companies', page)
     assert more is not None
     listed = admin.get(more[1]).text
-    assert len(re.findall(r'<tr>\s*<td><a href="/d/CLIENTS/\d+">', listed)) == 16
+    assert (
+        len(
+            re.findall(
+                ROW_START + r'<a href="/d/CLIENTS/\d+">',
+                listed,
+            )
+        )
+        == 16
+    )
     assert "All matches in Contacts" not in page  # ten contacts: all shown
 
 

@@ -17,6 +17,8 @@ from tests.support import InProcessServer, Server
 
 ADMIN_PASSWORD = demo.ADMIN_PASSWORD
 PASSWORD = "correct horse battery"
+ROW_START = r'<tr>\s*(?:<td class="select">[^\n]*</td>\s*)?<td>'
+"""Where a list row's first column begins (after its selection check box, if shown)."""
 _CSRF = re.compile(r'name="csrf" value="([^"]*)"')
 _HIDDEN = re.compile(r'<input type="hidden" name="([^"]+)" value="([^"]*)">')
 
