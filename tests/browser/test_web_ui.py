@@ -138,3 +138,20 @@ def test_drag_a_card_to_another_column_of_the_board(page: Page) -> None:
     moved.get_by_role("button", name="Move").click()
     lead = page.locator("section.column", has=page.get_by_role("heading", name="Lead"))
     expect(lead.get_by_role("link", name="Pied Piper")).to_be_visible()
+
+
+def test_an_admin_grants_a_right_and_the_matrix_shows_it(page: Page) -> None:
+    signed_in(page)
+    page.get_by_role("link", name="Administration").click()
+    expect(page.get_by_role("heading", name="Users")).to_be_visible()
+    page.get_by_role("navigation", name="Administration").get_by_role("link", name="Rights").click()
+    expect(page.get_by_role("heading", name="Rights")).to_be_visible()
+    cell = page.get_by_role("button", name="Edit Products for group Sales")
+    expect(cell).to_have_attribute("aria-pressed", "false")
+    cell.click()
+    expect(page.get_by_role("status")).to_have_text("The right was granted.")
+    expect(cell).to_have_attribute("aria-pressed", "true")
+    page.reload()
+    expect(page.get_by_role("button", name="Edit Products for group Sales")).to_have_attribute(
+        "aria-pressed", "true"
+    )

@@ -3,11 +3,14 @@
 import hashlib
 import hmac
 import secrets
+from dataclasses import dataclass
+from datetime import datetime
 
 from accord.domain.errors import AccordError, ApiKeyNotConfigured, UserNotFound, WrongApiKey
 from accord.domain.rights import Rights
 from accord.domain.text import fold, has_invalid_characters
 from accord.domain.users import Actor, User
+from accord.services.transactions import now
 from accord.store import instance as instance_store
 from accord.store import users as user_store
 from accord.store.database import CacheKind, Transaction
@@ -33,7 +36,30 @@ def set_api_key(tx: Transaction, key: str) -> None:
         raise AccordError(
             f"An API key is at least {MIN_API_KEY_LENGTH} printable ASCII characters, no spaces"
         )
-    instance_store.set_api_key_hash(tx.connection, hash_api_key(key))
+    instance_store.set_api_key_hash(tx.connection, hash_api_key(key), now())
+
+
+def replace_api_key(tx: Transaction, *, actor: Actor) -> str:
+    """`generate_api_key` for an administrator: the new key, shown once; the old one stops
+    working at once."""
+    actor.rights.require_admin()
+    return generate_api_key(tx)
+
+
+@dataclass(frozen=True, slots=True)
+class ApiKeyState:
+    """Whether the instance has an API key, and since when (None: before Accord noted it)."""
+
+    is_set: bool
+    set_at: datetime | None
+
+
+def api_key_state(tx: Transaction, *, actor: Actor) -> ApiKeyState:
+    """Whether an API key is set and when (administrators only; the key itself is never
+    shown again)."""
+    actor.rights.require_admin()
+    set_at = instance_store.api_key_set_at(tx.connection)
+    return ApiKeyState(tx.instance.api_key_hash is not None, set_at)
 
 
 def api_key_is(tx: Transaction, key: str) -> bool:

@@ -44,11 +44,12 @@ def create_token(
     expires_days: int | None = None,
     actor: Actor,
 ) -> tuple[str, TokenRow]:
-    """A new token for a user (administrators only); its text is returned once, here."""
-    actor.rights.require_admin()
+    """A new token for a user (administrators, or the user themselves); its text is
+    returned once, here. The token never allows more than its user's own rights."""
     user = get_user(tx, login)
+    _require_self_or_admin(actor, user)
     if expires_days is not None and not 1 <= expires_days <= MAX_DAYS:
-        raise AccordError(f"A token expires in 1 to {MAX_DAYS} days")
+        raise AccordError(f"A token expires in 1 to {MAX_DAYS} days").about("expires_days")
     ids = None if not directories else sorted({tx.schema.find_directory(d).id for d in directories})
     text = PREFIX + secrets.token_urlsafe(32)
     at = now()
@@ -66,16 +67,29 @@ def create_token(
 
 
 def list_tokens(tx: Transaction, login: str, *, actor: Actor) -> list[TokenRow]:
-    actor.rights.require_admin()
-    return store.tokens_of(tx.connection, get_user(tx, login).id)
+    """A user's tokens, oldest first (administrators, or the user themselves)."""
+    user = get_user(tx, login)
+    _require_self_or_admin(actor, user)
+    return store.tokens_of(tx.connection, user.id)
 
 
 def revoke_token(tx: Transaction, token_id: int, *, actor: Actor) -> None:
-    """Revoke a token: it stops working at once, in every process."""
-    actor.rights.require_admin()
-    if not store.revoke_token(tx.connection, token_id, now()):
+    """Revoke a token (any, for an administrator; else one of the actor's own): it stops
+    working at once, in every process."""
+    owner = None if actor.rights.is_admin else actor.user_id
+    if owner is None:
+        actor.rights.require_admin()  # no user and no administration: nothing to revoke
+    if not store.revoke_token(tx.connection, token_id, now(), user_id=owner):
         raise AccordError(f"No active token with id {token_id}")
     tx.changed(CacheKind.AUTH)
+
+
+def _require_self_or_admin(actor: Actor, user: User) -> None:
+    """A user manages their own tokens; only an administrator those of others. (Only the
+    web UI's sessions and the CLI call these: no REST route makes a token, so a limited
+    token cannot make itself a wider one.)"""
+    if actor.user_id != user.id:
+        actor.rights.require_admin()
 
 
 def token_state(row: TokenRow, at: datetime) -> str:

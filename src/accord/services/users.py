@@ -51,7 +51,9 @@ class InvalidEmail(AccordError):
     code = "invalid_email"
 
     def __init__(self) -> None:
-        super().__init__(f"An e-mail address is at most {MAX_NAME_LENGTH} printable characters")
+        super().__init__(
+            f"An e-mail address is name@domain, at most {MAX_NAME_LENGTH} printable characters"
+        )
 
 
 class OneHolderRequired(AccordError):
@@ -186,8 +188,15 @@ def _checked_key_name(name: str, what: str, *, field: str = "name") -> str:
 
 
 def _checked_email(email: str) -> str:
+    """Empty, or one "@" between two parts without white space (what a mail client needs
+    to write to it; whether it is delivered is not Accord's to know)."""
     text = email.strip()
-    if len(text) > MAX_NAME_LENGTH or has_invalid_characters(text):
+    local, at, domain = text.partition("@")
+    shaped = bool(local and at and domain) and "@" not in domain
+    spaced = any(c.isspace() for c in text)
+    if text and (not shaped or spaced or len(text) > MAX_NAME_LENGTH):
+        raise InvalidEmail().about("email")
+    if has_invalid_characters(text):
         raise InvalidEmail().about("email")
     return text
 

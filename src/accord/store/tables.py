@@ -64,6 +64,7 @@ instance = sa.Table(
     metadata,
     sa.Column("id", sa.Integer, primary_key=True),
     sa.Column("api_key_hash", sa.String(64)),
+    sa.Column("api_key_set_at", Timestamp),
     sa.Column("schema_version", sa.Integer, nullable=False, server_default="1"),
     sa.Column("auth_version", sa.Integer, nullable=False, server_default="1"),
     sa.Column("demo_loaded_at", Timestamp),

@@ -92,10 +92,14 @@ def tokens_of(connection: sa.Connection, user_id: int) -> list[TokenRow]:
     return [_row(row) for row in rows]
 
 
-def revoke_token(connection: sa.Connection, token_id: int, at: datetime) -> bool:
+def revoke_token(
+    connection: sa.Connection, token_id: int, at: datetime, *, user_id: int | None = None
+) -> bool:
+    """Revoke an active token (only if `user_id` holds it, when given)."""
+    owned = [] if user_id is None else [_T.user_id == user_id]
     done = connection.execute(
         sa.update(t.api_tokens)
-        .where(_T.id == token_id, _T.revoked_at.is_(None))
+        .where(_T.id == token_id, _T.revoked_at.is_(None), *owned)
         .values(revoked_at=at)
     )
     return done.rowcount > 0

@@ -9,7 +9,7 @@ from starlette.staticfiles import StaticFiles
 from accord.services.throttle import FailureThrottle
 from accord.services.transactions import Database
 from accord.settings import Settings
-from accord.web import auth, board, bulk, cards, lists, search
+from accord.web import admin, auth, board, bulk, cards, lists, rights, search, tokens
 from accord.web.context import STATIC_PATH, WebContext
 
 STATIC = Path(__file__).parent / "static"
@@ -23,6 +23,23 @@ def routes() -> list[BaseRoute]:
         Route("/sign-out", auth.sign_out, methods=["POST"]),
         Route("/search", search.search_page, methods=["GET"]),
         Route("/search/suggest", search.suggest, methods=["GET"]),
+        Route("/tokens", tokens.tokens_page, methods=["GET"]),
+        Route("/tokens", tokens.create, methods=["POST"]),
+        Route("/tokens/revoke", tokens.revoke, methods=["POST"]),
+        Route("/admin", admin.users_page, methods=["GET"]),
+        Route("/admin/users", admin.users_page, methods=["GET"]),
+        Route("/admin/users", admin.add_user, methods=["POST"]),
+        Route("/admin/users/active", admin.set_active, methods=["POST"]),
+        Route("/admin/users/password", admin.password_form, methods=["GET"]),
+        Route("/admin/users/password", admin.set_password, methods=["POST"]),
+        Route("/admin/groups", admin.groups_page, methods=["GET"]),
+        Route("/admin/groups", admin.add_group, methods=["POST"]),
+        Route("/admin/groups/members", admin.add_member, methods=["POST"]),
+        Route("/admin/groups/members/remove", admin.remove_member, methods=["POST"]),
+        Route("/admin/rights", rights.rights_page, methods=["GET"]),
+        Route("/admin/rights", rights.change, methods=["POST"]),
+        Route("/admin/api-key", admin.api_key_page, methods=["GET"]),
+        Route("/admin/api-key", admin.generate_api_key, methods=["POST"]),
         Route("/d/{code}", lists.entries_list, methods=["GET"]),
         Route("/d/{code}/pick", search.pick, methods=["GET"]),
         Route("/d/{code}/board", board.board, methods=["GET"]),

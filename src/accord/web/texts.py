@@ -60,3 +60,20 @@ BOARD_STALE = (
     " you still want to."
 )
 BOARD_HINT = "Drag a card to another column, or choose its column and press Move."
+
+# Administration (users, groups, rights, the API key) and personal API tokens
+ADMIN_NOTICES = {
+    "user-added": "The user was added.",
+    "enabled": "The user is enabled.",
+    "disabled": "The user is disabled: their sessions and tokens stop working.",
+    "password": "The password is set; the user's sessions have ended.",
+    "group-added": "The group was added.",
+    "member-added": "The member was added.",
+    "member-removed": "The member was removed.",
+    "granted": "The right was granted.",
+    "revoked": "The right was revoked.",
+    "token-revoked": "The token was revoked: it no longer works.",
+}
+"""Confirmations after a change, named in the redirect's `done` parameter."""
+PASSWORDS_DIFFER = "The two passwords differ."
+TOKEN_DAYS = "A number of days from 1 to {days}, or empty for no expiry."

@@ -97,7 +97,7 @@ def test_a_location_names_any_login_or_group_name(admin: Api, path: str, name: s
 
 
 LOGIN_RULE = "A login is 1 to 255 printable characters"
-EMAIL_RULE = "An e-mail address is at most 255 printable characters"
+EMAIL_RULE = "An e-mail address is name@domain, at most 255 printable characters"
 
 
 @pytest.mark.parametrize(
