@@ -1,4 +1,4 @@
-"""`accord export DIRECTORY [FILE]`: a directory's entries as CSV, page by page."""
+"""`accord export DIRECTORY [FILE]`: a directory's entries as CSV or XLSX, page by page."""
 
 import os
 import sys
@@ -8,21 +8,23 @@ from typing import Annotated, BinaryIO, NoReturn
 
 import typer
 
-from accord.domain.errors import AccordError
+from accord.domain.errors import AccordError, InvalidQuery
 from accord.domain.filters import parse_filter
 from accord.domain.users import Actor
-from accord.services import exports, migrations
+from accord.services import exports, migrations, spreadsheets
 from accord.services.exports import ExportPage, ExportSpec
 from accord.services.transactions import Database, DatabaseError, Transaction, open_database, run
 from accord.settings import Settings
 
 CLI = Actor.system("cli")
+CSV, XLSX = "csv", "xlsx"
 
 
 def export(
     directory: Annotated[str, typer.Argument(help="Code or display name of the directory.")],
     file: Annotated[
-        Path | None, typer.Argument(help="The CSV file to write (standard output without it).")
+        Path | None,
+        typer.Argument(help="The CSV or XLSX file to write (standard output without it)."),
     ] = None,
     filter: Annotated[
         str | None, typer.Option("--filter", help="Only the entries this filter selects.")
@@ -32,14 +34,20 @@ def export(
     ] = "names",
     raw: Annotated[
         bool,
-        typer.Option("--raw", help="No ' before cells starting with = + - @ (for re-import)."),
+        typer.Option("--raw", help="CSV: no ' before cells starting with = + - @ (for re-import)."),
     ] = False,
+    format: Annotated[
+        str | None,
+        typer.Option("--format", help="csv or xlsx (default: FILE's suffix, else csv)."),
+    ] = None,
 ) -> None:
-    """Export a directory's entries (or those FILTER selects) as CSV (UTF-8, RFC 4180).
+    """Export a directory's entries (or those FILTER selects) as CSV (UTF-8, RFC 4180) or
+    XLSX (one worksheet, every cell a string).
 
     FILE is written as FILE.part and renamed when complete: a failed export leaves no file.
     """
     try:
+        xlsx = format_of(format, file) == XLSX
         spec = ExportSpec(
             directory,
             parse_filter(filter) if filter is not None else None,
@@ -50,7 +58,7 @@ def export(
         fail(error.message)
     database = database_from_env()
     try:
-        chunks = _chunks(database, spec)
+        chunks = _chunks(database, spec, xlsx=xlsx)
         if file is None:
             _write(chunks, sys.stdout.buffer)
         else:
@@ -65,14 +73,26 @@ def export(
         database.dispose()
 
 
-def _chunks(database: Database, spec: ExportSpec) -> Iterator[bytes]:
-    """The CSV chunks; the first page is read here, so its errors come before any output."""
+def format_of(named: str | None, file: Path | None) -> str:
+    """The format `named` (csv or xlsx), else FILE's suffix's, else csv."""
+    if named is None:
+        return XLSX if file is not None and file.suffix.lower() == ".xlsx" else CSV
+    if named.lower() not in (CSV, XLSX):
+        raise InvalidQuery(f"format is csv or xlsx, not {named}")
+    return named.lower()
+
+
+def _chunks(database: Database, spec: ExportSpec, *, xlsx: bool) -> Iterator[bytes]:
+    """The file's chunks; the first page is read here, so its errors come before any
+    output (an XLSX workbook's every page is read before its first chunk)."""
     migrations.require_current_schema(database)
 
     def read(work: Callable[[Transaction, Actor], ExportPage]) -> ExportPage:
         return run(database, lambda tx: work(tx, CLI), write=False)
 
     first = read(lambda tx, actor: exports.export_page(tx, spec, None, actor=actor))
+    if xlsx:
+        return spreadsheets.export_xlsx(first, spec, read)
     return exports.export_csv(first, spec, read)
 
 

@@ -1,4 +1,5 @@
-"""`accord import DIRECTORY FILE`: a CSV file's rows as entries, a chunk at a time.
+"""`accord import DIRECTORY FILE`: a CSV file's or XLSX workbook's rows as entries, a
+chunk at a time.
 
 Each chunk of rows is written in a transaction of its own (`services.imports`); a dry run
 rolls each back, and an all-or-nothing import runs a dry run over the whole file first.
@@ -13,10 +14,10 @@ from typing import Annotated, TextIO
 
 import typer
 
-from accord.cli_export import database_from_env, fail
+from accord.cli_export import XLSX, database_from_env, fail, format_of
 from accord.domain.errors import AccordError
 from accord.domain.users import Actor
-from accord.services import imports, migrations
+from accord.services import imports, migrations, spreadsheets
 from accord.services.imports import BadRow, ImportSpec, Plan, SeenValues, Tally
 from accord.services.transactions import Database, DatabaseError, Transaction, run
 
@@ -42,7 +43,10 @@ class _Undo(Exception):
 
 def import_(
     directory: Annotated[str, typer.Argument(help="Code or display name of the directory.")],
-    file: Annotated[Path, typer.Argument(help="The CSV file (UTF-8, RFC 4180, a header row).")],
+    file: Annotated[
+        Path,
+        typer.Argument(help="The CSV file (UTF-8, RFC 4180) or XLSX workbook, a header row first."),
+    ],
     key: Annotated[str | None, typer.Option("--key", help=KEY_HELP)] = None,
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="Report every problem; write nothing.")
@@ -59,25 +63,32 @@ def import_(
     ignore_unknown: Annotated[
         bool, typer.Option("--ignore-unknown", help="Leave out columns that name no field.")
     ] = False,
+    format: Annotated[
+        str | None,
+        typer.Option("--format", help="csv or xlsx (default: FILE's suffix, else csv)."),
+    ] = None,
 ) -> None:
-    """Import a CSV file's rows into a directory (values as `accord export` writes them).
+    """Import a CSV file's or XLSX workbook's (first worksheet's) rows into a directory
+    (values as `accord export` writes them).
 
     Good rows are imported and bad ones reported (row, column, message); exit status 1
     when nothing could be imported, or the file cannot be read.
     """
     spec = ImportSpec(directory, key, _mapping(map_ or []), ignore_unknown)
+    with _errors():
+        source = Source(file, format_of(format, file) == XLSX)
     database = database_from_env()
     try:
         with _errors(), _bad_rows_file(bad_rows) as keep_bad:
             migrations.require_current_schema(database)
-            header, plan, rows = _plan(database, spec, file)
+            header, plan, rows = _plan(database, spec, source)
             keep_bad(imports.bad_rows_header(header))
             for note in plan.left_out:
                 typer.echo(f"left out: {note}", err=True)
             if all_or_nothing and not dry_run:
-                tally = _all_or_nothing(database, plan, file, rows, keep_bad)
+                tally = _all_or_nothing(database, plan, source, rows, keep_bad)
             else:
-                tally = _import(database, plan, file, rows, keep_bad, dry=dry_run)
+                tally = _import(database, plan, source, rows, keep_bad, dry=dry_run)
             _summary(tally, dry=dry_run)
     finally:
         database.dispose()
@@ -93,14 +104,33 @@ def _mapping(pairs: list[str]) -> tuple[tuple[str, str], ...]:
     return tuple(mapped)
 
 
-def _plan(database: Database, spec: ImportSpec, file: Path) -> tuple[list[str], Plan, int]:
+class Source:
+    """The file to import, and how to read its rows."""
+
+    def __init__(self, file: Path, xlsx: bool) -> None:
+        self.file, self.xlsx = file, xlsx
+
+    @contextmanager
+    def records(self) -> Iterator[Iterator[imports.Row]]:
+        if self.xlsx:
+            rows = spreadsheets.read_xlsx(self.file)
+            try:
+                yield rows
+            finally:
+                rows.close()  # closes the workbook
+            return
+        with self.file.open("rb") as stream:
+            yield imports.read_csv(stream)
+
+
+def _plan(database: Database, spec: ImportSpec, source: Source) -> tuple[list[str], Plan, int]:
     """The header, the plan, and the number of rows: the file is read through once
     before anything is written, so that a file that cannot be read changes nothing."""
-    with file.open("rb") as stream:
-        records = imports.read_csv(stream)
+    with source.records() as records:
         _, header = next(records, (0, []))
         if not header:
-            fail(f"{file} is empty: a CSV file to import starts with a header row")
+            kind = "an XLSX workbook" if source.xlsx else "a CSV file"
+            fail(f"{source.file} is empty: {kind} to import starts with a header row")
         plan = run(database, lambda tx: imports.plan_import(tx.schema, spec, header), write=False)
         return header, plan, sum(1 for _ in records)
 
@@ -109,25 +139,25 @@ Keep = Callable[[list[str]], None]
 
 
 def _import(
-    database: Database, plan: Plan, file: Path, rows: int, keep: Keep, *, dry: bool
+    database: Database, plan: Plan, source: Source, rows: int, keep: Keep, *, dry: bool
 ) -> Tally:
     """Every chunk in a transaction of its own, committed (rolled back: `dry`)."""
     total = Tally()
-    for tally in _chunks(database, plan, file, strict=False, dry=dry):
+    for tally in _chunks(database, plan, source, strict=False, dry=dry):
         total.add(tally)
         _report(tally.bad, keep, total)
         _progress("checking" if dry else "importing", total.imported + len(total.bad), rows)
     return total
 
 
-def _all_or_nothing(database: Database, plan: Plan, file: Path, rows: int, keep: Keep) -> Tally:
-    checked = _import(database, plan, file, rows, keep, dry=True)
+def _all_or_nothing(database: Database, plan: Plan, source: Source, rows: int, keep: Keep) -> Tally:
+    checked = _import(database, plan, source, rows, keep, dry=True)
     if checked.bad:
         _report_end()
         fail(f"{len(checked.bad):,} bad rows, so nothing was written")
     total = Tally()
     try:
-        for tally in _chunks(database, plan, file, strict=True, dry=False):
+        for tally in _chunks(database, plan, source, strict=True, dry=False):
             total.add(tally)
             _progress("importing", total.imported, rows)
     except _Undo as undone:
@@ -141,11 +171,10 @@ def _all_or_nothing(database: Database, plan: Plan, file: Path, rows: int, keep:
 
 
 def _chunks(
-    database: Database, plan: Plan, file: Path, *, strict: bool, dry: bool
+    database: Database, plan: Plan, source: Source, *, strict: bool, dry: bool
 ) -> Iterator[Tally]:
     seen = SeenValues()
-    with file.open("rb") as stream:
-        records = imports.read_csv(stream)
+    with source.records() as records:
         next(records)  # the header
         for rows in imports.chunks(records):
 

@@ -20,6 +20,7 @@ from hypothesis import HealthCheck, settings
 from accord.app import create_app
 from accord.domain.users import Actor
 from accord.services import tokens
+from accord.services.spreadsheets import MEDIA_TYPE as XLSX
 from accord.services.transactions import Database, run
 from accord.settings import Settings
 from tests.support import LiveServer, Server
@@ -91,7 +92,7 @@ def test_every_operation_is_described_with_its_token_and_its_problems() -> None:
                 if status.startswith(("4", "5")):
                     assert list(content) == ["application/problem+json"], (where, status)
                 elif path.endswith("/export"):
-                    assert list(content) == ["text/csv"], (where, status)
+                    assert list(content) == ["text/csv", XLSX], (where, status)
                 elif status not in ("204", "304"):
                     assert content["application/json"]["schema"], (where, status)
 

@@ -98,8 +98,13 @@ def export_csv(first: ExportPage, spec: ExportSpec, read: Reader) -> Iterator[by
     page = first
     yield csv_bytes(page.rows, guard=spec.guard)
     while page.next_cursor is not None:
-        page = read(functools.partial(_next_page, spec=spec, previous=page))
+        page = read(next_page(spec, page))
         yield csv_bytes(page.rows, guard=spec.guard)
+
+
+def next_page(spec: ExportSpec, previous: ExportPage) -> Callable[[Transaction, Actor], ExportPage]:
+    """The work of reading the page after `previous`, for a `Reader` to run."""
+    return functools.partial(_next_page, spec=spec, previous=previous)
 
 
 def _next_page(

@@ -6,6 +6,7 @@ import csv
 import io
 
 import pytest
+from openpyxl import load_workbook
 
 from accord.domain.schema import FieldType
 from accord.services.transactions import Database
@@ -20,6 +21,7 @@ from tests.functional.api_support import (
 )
 from tests.support import Legacy, custom_field, dump
 
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 HOSTILE = 'He said "hi", then left;\nЁлка, ёж'
 
 
@@ -138,3 +140,31 @@ def test_without_the_view_right_an_export_is_a_403_and_nothing_is_streamed(
     assert denied["detail"] == "Permission denied: View Companies"
     assert len(exported(clerk, "/contacts/export")) > 1
     assert dump(db) == before
+
+
+def test_an_xlsx_export_holds_the_csv_exports_rows_every_cell_a_string(
+    api: Api, codes: dict[str, str]
+):
+    response = api.get("/companies/export", params={"format": "xlsx", "headers": "codes"})
+    assert response.status_code == 200, response.text
+    assert response.headers["content-type"] == XLSX
+    assert response.headers["content-disposition"] == 'attachment; filename="CLIENTS.xlsx"'
+    sheet = load_workbook(io.BytesIO(response.content)).worksheets[0]
+    rows = [[cell.value or "" for cell in row] for row in sheet.iter_rows()]
+    assert rows == exported(api, headers="codes", raw="true")
+    notes = rows[0].index(codes["notes"])
+    cell = sheet.cell(row=3, column=notes + 1)
+    assert (cell.value, cell.data_type) == ('=HYPERLINK("http://evil.example")', "s")
+
+
+def test_an_xlsx_export_checks_rights_and_parameters_before_anything_is_sent(
+    clients: Clients, db: Database, api: Api
+):
+    add_user(db, "clerk", ["main-menu", "contacts.view"])
+    clerk = clients(create_token(db, "clerk"))
+    denied = clerk.get("/companies/export", params={"format": "xlsx"})
+    problem(denied, 403, "permission_denied")
+    problem(api.get("/companies/export", params={"format": "ods"}), 400, "invalid_query")
+    contacts = clerk.get("/directories/CONTACTS/export", params={"format": "xlsx"})
+    assert contacts.headers["content-disposition"] == 'attachment; filename="CONTACTS.xlsx"'
+    assert len(list(load_workbook(io.BytesIO(contacts.content)).worksheets[0].rows)) > 1
