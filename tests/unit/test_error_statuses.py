@@ -30,6 +30,7 @@ REST_STATUS = {
     "DictionaryValueNotFound": 404,
     "DirectoryNotFound": 404,
     "DuplicateValue": 409,
+    "ExportRefused": 422,
     "EntryNotFound": 404,
     "FieldNotFound": 404,
     "FieldReadOnly": 422,

@@ -122,3 +122,36 @@ def test_a_control_character_is_refused_and_a_failed_export_leaves_no_temporary_
     with pytest.raises(ExportRefused, match="row 3 holds a control character"):
         exported(tmp_path, [["id", "Notes"], ["1", "fine"], ["2", "bell\x07"]])
     assert sorted(p.name for p in tmp_path.iterdir()) == []
+
+
+def _pages(count: int) -> tuple[ExportPage, object]:
+    """A first page and a reader giving `count - 1` more, one row each."""
+    given = iter(range(2, count + 1))
+
+    def read(work: object) -> ExportPage:
+        number = next(given)
+        return ExportPage([[str(number)]], (), None if number == count else str(number))
+
+    return ExportPage([["id"], ["1"]], (), "1" if count > 1 else None), read
+
+
+def test_the_build_pauses_after_each_page_read_before_any_byte(tmp_path: Path):
+    """An empty chunk after each page read, then the workbook: a server takes a thread for
+    each page, not for the whole build, and may stop when its client has gone."""
+    first, read = _pages(3)
+    chunks = list(export_xlsx(first, ExportSpec("X"), read))  # type: ignore[arg-type]
+    assert chunks[:2] == [b"", b""]
+    assert all(chunks[2:])
+    path = tmp_path / "pages.xlsx"
+    path.write_bytes(b"".join(chunks))
+    assert [cells for _, cells in read_xlsx(path)] == [["id"], ["1"], ["2"], ["3"]]
+
+
+def test_more_rows_than_a_worksheet_holds_are_refused_before_any_byte(
+    monkeypatch: pytest.MonkeyPatch,
+):
+    monkeypatch.setattr(spreadsheets, "MAX_ROWS", 3)
+    first, read = _pages(3)  # the header and three rows: four
+    chunks = export_xlsx(first, ExportSpec("X"), read)  # type: ignore[arg-type]
+    with pytest.raises(ExportRefused, match="at most 2 entries below its header row"):
+        assert not any(chunks)

@@ -90,7 +90,9 @@ async def export_reply(request: Request, spec: ExportSpec, *, xlsx: bool = False
     limiter = api.threads(write=False)
     if xlsx:
         chunks = spreadsheets.export_xlsx(page, spec, read_page)
-        built = await to_thread.run_sync(next, chunks, None, limiter=limiter)
+        built = await _built(request, chunks, limiter)
+        if built is None:
+            return Response(status_code=499)  # the client left: nothing to send it
         body = _in_threads(chunks, limiter, first=built)
     else:
         body = _in_threads(exports.export_csv(page, spec, read_page), limiter)
@@ -100,6 +102,23 @@ async def export_reply(request: Request, spec: ExportSpec, *, xlsx: bool = False
         media_type=spreadsheets.MEDIA_TYPE if xlsx else MEDIA_TYPE,
         headers={"Content-Disposition": f'attachment; filename="{name}"'},
     )
+
+
+async def _built(
+    request: Request, chunks: Iterator[bytes], limiter: CapacityLimiter
+) -> bytes | None:
+    """The workbook's first chunk, once every page is read (a page at a time in a worker
+    thread, so a long build holds no thread between pages); None if the client went away
+    meanwhile, the build then abandoned."""
+    while True:
+        chunk = await to_thread.run_sync(next, chunks, None, limiter=limiter)
+        if chunk != b"":
+            return chunk
+        if await request.is_disconnected():
+            close = getattr(chunks, "close", None)
+            if close is not None:
+                close()
+            return None
 
 
 async def _in_threads(

@@ -35,6 +35,8 @@ from accord.services.imports import ImportRefused, Row
 
 MEDIA_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 SHEET_TITLE = "Entries"
+MAX_ROWS = 1_048_576
+"""The rows a worksheet holds (Excel's limit), the header row among them."""
 MAX_CELL = 32_767
 """The longest text a cell holds (Excel's limit; openpyxl would cut a longer one)."""
 CHUNK = 1 << 20
@@ -70,18 +72,21 @@ class ExportRefused(AccordError):
 
 def export_xlsx(first: ExportPage, spec: ExportSpec, read: Reader) -> Iterator[bytes]:
     """The whole export as one XLSX workbook (one worksheet, the header row first), given
-    out `CHUNK` bytes at a time. Every page is read (`first`, then each next by `read`)
-    before the first chunk: an error on any page (ExportRefused for a cell too long for
-    a spreadsheet) comes before any byte. The workbook is built in temporary files, not
-    in memory."""
+    out `CHUNK` bytes at a time, after an empty chunk for each page read (a caller may
+    stop there, and take a thread for each page rather than for the whole build). Every
+    page is read (`first`, then each next by `read`) before the first byte: an error on
+    any page (ExportRefused for a cell too long for a spreadsheet, or more rows than one
+    holds) comes before any. The workbook is built in temporary files, not in memory."""
     with tempfile.TemporaryFile() as out:
-        _write_workbook(first, spec, read, out)
+        yield from _write_workbook(first, spec, read, out)
         out.seek(0)
         while chunk := out.read(CHUNK):
             yield chunk
 
 
-def _write_workbook(first: ExportPage, spec: ExportSpec, read: Reader, out: IO[bytes]) -> None:
+def _write_workbook(
+    first: ExportPage, spec: ExportSpec, read: Reader, out: IO[bytes]
+) -> Iterator[bytes]:
     workbook = Workbook(write_only=True)
     sheet = workbook.create_sheet(SHEET_TITLE)
     assert isinstance(sheet, WriteOnlyWorksheet)
@@ -90,9 +95,15 @@ def _write_workbook(first: ExportPage, spec: ExportSpec, read: Reader, out: IO[b
         while True:
             for row in page.rows:
                 number += 1
+                if number > MAX_ROWS:
+                    raise ExportRefused(
+                        f"a spreadsheet holds at most {MAX_ROWS - 1:,} entries below its"
+                        " header row (export them as CSV, or fewer with a filter)"
+                    )
                 sheet.append([_cell(sheet, text, number) for text in row])
             if page.next_cursor is None:
                 break
+            yield b""
             page = read(next_page(spec, page))
         workbook.save(out)
     finally:
