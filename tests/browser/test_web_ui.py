@@ -44,15 +44,32 @@ def test_sort_by_a_header_and_filter(page: Page) -> None:
     page.goto("/d/CLIENTS")
     page.get_by_role("link", name="Company name").click()
     expect(page).to_have_url(re.compile(r"sort=org_name"))
-    first = page.locator("table.entries tbody tr td:first-child").first
+    first = page.locator("table.entries tbody tr td:not(.select)").first
     expect(first).to_have_text("Acme Corporation")
     expect(page.get_by_role("columnheader", name="Company name")).to_have_attribute(
         "aria-sort", "ascending"
     )
     page.get_by_label("Filter").fill("org_type eq 'Lead'")
-    page.get_by_role("button", name="Apply").click()
+    page.get_by_role("button", name="Apply", exact=True).click()
     expect(page.locator("table.entries tbody tr")).to_have_count(4)
     expect(first).to_have_text("Cyberdyne Systems")
+
+
+def test_select_rows_and_set_a_field_on_them(page: Page) -> None:
+    signed_in(page)
+    page.goto("/d/CLIENTS?sort=org_name&cols=org_name,org_type")
+    page.get_by_label("Select Acme Corporation", exact=True).check()
+    page.get_by_label("Select Adobe", exact=True).check()
+    page.get_by_label("Action").select_option("set")
+    page.get_by_label("Field").select_option("org_type")
+    page.get_by_label("to", exact=True).fill("Vendor")
+    page.get_by_role("button", name="Apply to selected").click()
+    expect(page).to_have_url(re.compile(r"/d/CLIENTS\?sort=org_name"))
+    rows = page.locator("table.entries tbody tr")
+    cells = "td:not(.select)"
+    expect(rows.nth(0).locator(cells)).to_have_text(["Acme Corporation", "Vendor"])
+    expect(rows.nth(1).locator(cells)).to_have_text(["Adobe", "Vendor"])
+    expect(rows.nth(2).locator(cells).nth(1)).not_to_have_text("Vendor")
 
 
 def test_open_a_card_edit_it_and_see_the_history(page: Page) -> None:

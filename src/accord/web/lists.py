@@ -18,7 +18,7 @@ from accord.services.sessions import WebSession
 from accord.services.transactions import Transaction
 from accord.web.board import board_url, groupable
 from accord.web.context import Page, page
-from accord.web.values import editable, entry_url, shown
+from accord.web.values import editable, entry_title, entry_url, shown
 
 PAGE_SIZE = 50
 MAX_PAGE_SIZE = 200
@@ -108,6 +108,7 @@ async def entries_list(request: Request) -> Response:
             "can_edit": session.actor.rights.can(Action.EDIT, directory),
             "can_remove": session.actor.rights.can(Action.REMOVE, directory),
             "bulk_fields": editable(tx.schema, directory),
+            "title": lambda entry: entry_title(tx.schema, directory, entry),
             "here": params.url(directory, cursor=params.cursor, trail=params.trail),
             "board_url": board_url(directory, grouping[0]) if grouping else None,
             "url": entry_url,
