@@ -520,16 +520,17 @@ def _wait_until_up(server: Server, timeout: float = 60) -> None:
 
 
 def accord_server(
-    stack: ExitStack, url: str, synchronous: str, folder: Path, tag: str = "accord"
+    stack: ExitStack, url: str, args: argparse.Namespace, folder: Path, tag: str = "accord"
 ) -> Server:
     env = {
         **os.environ,
         "ACCORD_DATABASE_URL": url,
         "ACCORD_ACCESS_LOG": "0",
         "ACCORD_RUN_JOBS": "0",
-        "ACCORD_SQLITE_SYNCHRONOUS": synchronous,
+        "ACCORD_SQLITE_SYNCHRONOUS": args.sqlite_synchronous,
     }
     command = [str(Path(sys.executable).with_name("accord")), "serve", "--host", "127.0.0.1"]
+    command += ["--workers", str(args.workers)]
     return stack.enter_context(serving(tag, command, env, folder))
 
 
@@ -897,7 +898,7 @@ def measure(
     singles: dict[str, list[Load]] = {op.key: [] for op in operations}
     with ExitStack() as stack:
         url = database_url(args, folder)
-        accord = accord_server(stack, url, args.sqlite_synchronous, folder)
+        accord = accord_server(stack, url, args, folder)
         floor = floor_server(stack, folder)
         check(accord)
         print(f"\nServers: accord pid {accord.pid}, floor pid {floor.pid}. Warming up", flush=True)
@@ -1338,6 +1339,9 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--connections", type=int, default=8)
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument(
+        "--workers", type=int, default=1, help="accord serve --workers under load (the floor: 1)"
+    )
+    parser.add_argument(
         "--sqlite-synchronous", default="FULL", help="ACCORD_SQLITE_SYNCHRONOUS for the server"
     )
     parser.add_argument("--no-explain", action="store_true")
@@ -1418,7 +1422,9 @@ def bench(args: argparse.Namespace, folder: Path) -> dict[str, Any]:
         loader.grow(companies, contacts)
         if (companies, contacts) != steps[-1]:
             with ExitStack() as stack:
-                server = accord_server(stack, url, args.sqlite_synchronous, folder, "listing")
+                # One process: its memory is the listing's.
+                one = argparse.Namespace(**{**vars(args), "workers": 1})
+                server = accord_server(stack, url, one, folder, "listing")
                 listings.append(measure_listing(server, args.listing_repeat))
     total = loader.total()
     if total.entries:

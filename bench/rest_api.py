@@ -557,6 +557,9 @@ def add_load_options(
     parser.add_argument(writes_option, type=int, default=2, help=writes)
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument(
+        "--workers", type=int, default=1, help="accord serve --workers under load (the floor: 1)"
+    )
+    parser.add_argument(
         "--sqlite-synchronous", default="FULL", help="ACCORD_SQLITE_SYNCHRONOUS for the server"
     )
 

@@ -591,10 +591,15 @@ ACCORD = shutil.which("accord", path=str(Path(sys.executable).parent)) or "accor
 
 class ServerProcess:
     """`accord serve` started in a process of its own, on a free port, logging to a file
-    (no jobs, no access log, unless `env` says otherwise)."""
+    (no jobs, no access log, unless `env` says otherwise), with `workers` processes."""
 
     def __init__(
-        self, database_url: str, folder: Path, name: str, env: dict[str, str] | None = None
+        self,
+        database_url: str,
+        folder: Path,
+        name: str,
+        env: dict[str, str] | None = None,
+        workers: int = 1,
     ) -> None:
         self.database_url = database_url
         self.log_path = folder / f"{name}.log"
@@ -610,7 +615,7 @@ class ServerProcess:
         }
         self.log = self.log_path.open("wb")
         self.process = subprocess.Popen(
-            [ACCORD, "serve", "--port", str(self.port)],
+            [ACCORD, "serve", "--port", str(self.port), "--workers", str(workers)],
             env=env,
             cwd=self.folder,
             stdin=subprocess.DEVNULL,

@@ -6,6 +6,7 @@ import re
 import time
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from urllib.parse import unquote_plus
 
 from fastapi import FastAPI
@@ -17,7 +18,7 @@ from accord.api import router as api
 from accord.api.guard import Guard
 from accord.api.health import Health
 from accord.api.metrics import UNROUTED, Metrics
-from accord.api.ratelimit import AuthFailureLimit, RateLimit
+from accord.api.ratelimit import AuthFailureLimit, Buckets, RateLimit
 from accord.jira.source import DELIVERY_RETRY, DELIVERY_TIMEOUTS, stored_gateway
 from accord.jobs.worker import JobWorker
 from accord.legacy.commands import COMMANDS
@@ -31,8 +32,24 @@ from accord.settings import DEFAULT_PUBLIC_URL, Settings
 from accord.web import routes as web
 
 
-def create_app(settings: Settings, *, database: Database | None = None) -> FastAPI:
-    """The ASGI application for `settings` (a given `database` is used as is, and kept open)."""
+@dataclass(frozen=True, slots=True)
+class SharedLimits:
+    """What the worker processes of one server count together (None: each app its own)."""
+
+    rate: Buckets | None = None
+    """The REST API's rate limit's buckets."""
+    auth_failures: FailureThrottle | None = None
+    """Failed authentications on either API."""
+    sign_ins: FailureThrottle | None = None
+    """Failed sign-ins to the web UI."""
+
+
+def create_app(
+    settings: Settings, *, database: Database | None = None, shared: SharedLimits | None = None
+) -> FastAPI:
+    """The ASGI application for `settings` (a given `database` is used as is, and kept open;
+    the limits counted in `shared`, those several worker processes share)."""
+    shared = shared or SharedLimits()
     owns_database = database is None
     db = database or open_database(
         settings.database_url,
@@ -89,7 +106,7 @@ def create_app(settings: Settings, *, database: Database | None = None) -> FastA
     )
     api.install(app, db, box)
     # The web UI's pages at `/`, after every route of the APIs (which keep their paths).
-    web.install(app, db, settings)
+    web.install(app, db, settings, shared.sign_ins)
     # What anyone may read, and a cache may keep: the API's description, the UI's files.
     app.public = (str(app.openapi_url), f"{api.PREFIX}/docs", "/static")
     # Inside the rate limit (its 401s count against the client's address, as before) and
@@ -102,7 +119,7 @@ def create_app(settings: Settings, *, database: Database | None = None) -> FastA
         max_body_bytes=settings.max_body_bytes,
     )
     # Failed authentications on either API count against one budget per client address.
-    throttle = FailureThrottle(settings.auth_failure_limit)
+    throttle = shared.auth_failures or FailureThrottle(settings.auth_failure_limit)
     context = LegacyContext(
         db, jira=None, max_request_bytes=settings.max_request_bytes, throttle=throttle
     )
@@ -113,7 +130,7 @@ def create_app(settings: Settings, *, database: Database | None = None) -> FastA
     # The probes take no token and sit outside the API's prefix (and so its guard).
     probes = Health(db, jobs=None if worker is None else lambda: worker.alive)
     app.router.routes[0:0] = probes.routes()
-    metrics = Metrics(db) if settings.metrics else None
+    metrics = Metrics(db, runs_jobs=worker is not None) if settings.metrics else None
     if metrics is not None:
         app.router.routes[0:0] = metrics.routes()
     if settings.api_rate_limit:
@@ -123,6 +140,7 @@ def create_app(settings: Settings, *, database: Database | None = None) -> FastA
             burst=settings.api_rate_burst,
             prefix=api.PREFIX,
             exempt=[f"{api.PREFIX}/docs", str(app.openapi_url)],
+            buckets=shared.rate,
         )
     if settings.auth_failure_limit:
         app.add_middleware(

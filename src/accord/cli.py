@@ -62,6 +62,8 @@ app.command("export")(cli_export.export)
 app.command("import")(cli_import.import_)
 
 CLI = Actor.system("cli")
+MAX_WORKERS = 64
+"""The most worker processes `accord serve --workers` starts."""
 
 
 def main() -> None:
@@ -114,19 +116,39 @@ def _do(work: Callable[[Transaction], T], *, write: bool = True) -> T:
 def serve(
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+    workers: Annotated[
+        int | None,
+        typer.Option(
+            min=1,
+            max=MAX_WORKERS,
+            help="Worker processes (default: one per core on PostgreSQL, one on SQLite).",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
-    """Run the HTTP server (legacy API)."""
+    """Run the HTTP server (legacy API, REST API, web UI)."""
     settings = Settings.from_env().with_listening_address(host, port)
     database = _database(serving=True)
     with _errors():
         migrations.require_current_schema(database)
     # Imported here: the web stack takes over a second to import, which every other
     # command would pay for nothing.
-    from accord import logs, server
+    from accord import logs, server, supervisor
 
+    count = workers or supervisor.default_workers(settings.database_url)
     logs.configure(settings.log_format)
-    typer.echo(f"Accord serving {_safe_url(settings.database_url)} on http://{host}:{port}")
-    server.serve(settings, database, host=host, port=port)
+    shown = "" if count == 1 else f" with {count} workers"
+    typer.echo(f"Accord serving {_safe_url(settings.database_url)} on http://{host}:{port}{shown}")
+    if count == 1:
+        server.serve(settings, database, host=host, port=port)
+        return
+    database.dispose()  # each worker opens its own, after the fork
+    try:
+        listening = supervisor.listen(host, port, count)
+    except OSError as error:
+        _fail(f"cannot listen on {host}:{port}: {error.strerror}")
+    workers_of = supervisor.Supervisor(settings, lambda: _database(serving=True), listening)
+    raise typer.Exit(workers_of.run())
 
 
 def _safe_url(url: str) -> str:

@@ -1,28 +1,38 @@
-"""Serving the app with uvicorn: one process, Accord's logging, and Accord's way of
+"""Serving the app with uvicorn in one process, Accord's logging, and Accord's way of
 reading HTTP off the socket (`accord.wire`: limits on heads, idle connections and the
-number of connections; refusals in the form of their path)."""
+number of connections; refusals in the form of their path). Several processes are
+`accord.supervisor`'s: each of them serves as here, on a socket it is given."""
 
 import gc
 import logging
 import resource
+import socket
 from dataclasses import replace
 from typing import Any
 
 import uvicorn
 
 from accord import wire
-from accord.app import create_app
+from accord.app import SharedLimits, create_app
 from accord.services.transactions import Database
 from accord.settings import Settings
 
 GC_YOUNG_OBJECTS = 10_000
 """Allocations between two collections of the youngest generation (Python's default: 700)."""
+SHUTDOWN_SECONDS = 30.0
+"""How long a stopping server lets the requests in flight run before it cancels them."""
 SPARE_FILES = 256
 """Descriptors kept for what is not a client connection: database connections, logs, ..."""
 _log = logging.getLogger(__name__)
 
 
-def config(settings: Settings, database: Database, **options: Any) -> uvicorn.Config:
+def config(
+    settings: Settings,
+    database: Database,
+    *,
+    shared: SharedLimits | None = None,
+    **options: Any,
+) -> uvicorn.Config:
     """uvicorn's configuration for Accord: one process, Accord's logging, no access log of
     uvicorn's own (it would print the query string, and with it the API key).
 
@@ -31,8 +41,9 @@ def config(settings: Settings, database: Database, **options: Any) -> uvicorn.Co
     address, and escape every per-address limit by inventing a new one each time).
     """
     options.setdefault("log_config", None)
+    options.setdefault("timeout_graceful_shutdown", SHUTDOWN_SECONDS)
     return uvicorn.Config(
-        create_app(settings, database=database),
+        create_app(settings, database=database, shared=shared),
         http=wire.protocol(wire.Limits.of(settings)),
         access_log=False,
         server_header=False,
@@ -43,6 +54,24 @@ def config(settings: Settings, database: Database, **options: Any) -> uvicorn.Co
 
 
 def serve(settings: Settings, database: Database, *, host: str, port: int) -> None:
+    server = uvicorn.Server(config(within_open_files(settings), database, host=host, port=port))
+    settle_garbage_collector()
+    server.run()
+
+
+def serve_socket(
+    settings: Settings, database: Database, listening: socket.socket, shared: SharedLimits
+) -> None:
+    """Serve on `listening`, a socket other processes serve too, counting in `shared` the
+    limits they count together (a worker's part)."""
+    options = config(within_open_files(settings), database, shared=shared)
+    server = uvicorn.Server(options)
+    settle_garbage_collector()
+    server.run(sockets=[listening])
+
+
+def within_open_files(settings: Settings) -> Settings:
+    """`settings`, with fewer connections kept if the process may not open enough files."""
     files = allow_open_files(settings.max_connections + SPARE_FILES)
     if files < settings.max_connections + SPARE_FILES:
         connections = max(1, files - SPARE_FILES)
@@ -54,9 +83,7 @@ def serve(settings: Settings, database: Database, *, host: str, port: int) -> No
             settings.max_connections,
         )
         settings = replace(settings, max_connections=connections)
-    server = uvicorn.Server(config(settings, database, host=host, port=port))
-    settle_garbage_collector()
-    server.run()
+    return settings
 
 
 def allow_open_files(wanted: int) -> int:

@@ -1,5 +1,6 @@
 """The user sync job and per-issue CRM properties, on a real database."""
 
+import threading
 from collections.abc import Iterable
 from datetime import timedelta
 
@@ -132,3 +133,32 @@ def test_housekeeping_forgets_idempotent_replies_after_a_day(db: Database) -> No
         write=False,
     )
     assert kept == [False, True]
+
+
+class JiraThatWaits(TwoJiraUsers):
+    """A Jira whose user list comes only once `answer` is set."""
+
+    def __init__(self) -> None:
+        self.asked = threading.Event()
+        self.answer = threading.Event()
+
+    def users(self, progress: object = None) -> Iterable[JiraUser]:
+        self.asked.set()
+        self.answer.wait(timeout=30)
+        return super().users(progress)
+
+
+def test_a_stopping_worker_hands_its_job_back_to_the_queue(db: Database) -> None:
+    run(db, lambda tx: sync.request_user_sync(tx, actor=ADMIN), write=True)
+    jira = JiraThatWaits()
+    stopping = JobWorker(db, jira=jira)
+    stopping.start()
+    assert jira.asked.wait(timeout=30)
+    stopping.stop(timeout=0.1)
+    (handed_back,) = run(db, sync.user_sync_jobs, write=False)
+    jira.answer.set()  # the stopped worker's thread ends; its lease is gone
+    stopping.stop()
+    assert (handed_back.status, handed_back.attempts) == ("queued", 0)
+    assert JobWorker(db, jira=TwoJiraUsers()).run_once()
+    (job,) = run(db, sync.user_sync_jobs, write=False)
+    assert job.status == "done"

@@ -1,9 +1,16 @@
-"""The throttle of failed authentications, on a clock the test moves."""
+"""The throttle of failed authentications, on a clock the test moves: one process's
+(`FailureThrottle`) and the one several share (`SharedFailureThrottle`) alike."""
+
+import os
+from collections.abc import Callable
+from typing import Any
 
 import pytest
 
 from accord.services import throttle
-from accord.services.throttle import COOL_DOWN, FailureThrottle
+from accord.services.throttle import COOL_DOWN, FailureThrottle, SharedFailureThrottle
+
+Make = Callable[..., FailureThrottle]
 
 
 class Clock:
@@ -19,8 +26,27 @@ def clock() -> Clock:
     return Clock()
 
 
-def test_the_limit_within_a_minute_locks_the_key_for_the_cool_down(clock: Clock) -> None:
-    failures = FailureThrottle(3, clock=clock)
+@pytest.fixture
+def shared(request: pytest.FixtureRequest) -> Callable[..., SharedFailureThrottle]:
+    """SharedFailureThrottles, closed after the test."""
+
+    def make(per_minute: int, **options: Any) -> SharedFailureThrottle:
+        made = SharedFailureThrottle(per_minute, **options)
+        request.addfinalizer(made.close)
+        return made
+
+    return make
+
+
+@pytest.fixture(params=["in-process", "shared"])
+def make(request: pytest.FixtureRequest, shared: Callable[..., SharedFailureThrottle]) -> Make:
+    return FailureThrottle if request.param == "in-process" else shared
+
+
+def test_the_limit_within_a_minute_locks_the_key_for_the_cool_down(
+    make: Make, clock: Clock
+) -> None:
+    failures = make(3, clock=clock)
     for _ in range(2):
         failures.fail("a")
         clock.now += 20
@@ -33,8 +59,8 @@ def test_the_limit_within_a_minute_locks_the_key_for_the_cool_down(clock: Clock)
     assert failures.locked("a") == 0
 
 
-def test_failures_a_minute_apart_do_not_add_up(clock: Clock) -> None:
-    failures = FailureThrottle(3, clock=clock)
+def test_failures_a_minute_apart_do_not_add_up(make: Make, clock: Clock) -> None:
+    failures = make(3, clock=clock)
     for _ in range(10):
         failures.fail("a")
         failures.fail("a")
@@ -42,8 +68,8 @@ def test_failures_a_minute_apart_do_not_add_up(clock: Clock) -> None:
     assert failures.locked("a") == 0
 
 
-def test_trying_while_locked_does_not_prolong_the_lock(clock: Clock) -> None:
-    failures = FailureThrottle(1, clock=clock)
+def test_trying_while_locked_does_not_prolong_the_lock(make: Make, clock: Clock) -> None:
+    failures = make(1, clock=clock)
     failures.fail("a")
     clock.now += 30
     failures.fail("a")
@@ -54,8 +80,8 @@ def test_trying_while_locked_does_not_prolong_the_lock(clock: Clock) -> None:
     assert failures.locked("a") == COOL_DOWN
 
 
-def test_keys_do_not_share(clock: Clock) -> None:
-    failures = FailureThrottle(1, clock=clock)
+def test_keys_do_not_share(make: Make, clock: Clock) -> None:
+    failures = make(1, clock=clock)
     failures.fail("a")
     assert (failures.locked("a"), failures.locked("b")) == (60, 0)
 
@@ -104,3 +130,20 @@ def test_a_locked_key_is_kept_while_it_is_locked(clock: Clock) -> None:
     clock.now += 59
     failures.fail("new")
     assert failures.locked("locked") == 1
+
+
+def test_the_shared_throttle_counts_the_failures_of_forked_processes(
+    shared: Callable[..., SharedFailureThrottle], clock: Clock
+) -> None:
+    failures = shared(3, clock=clock)
+    assert not failures.anyone_failed()
+    failures.fail("a")
+    child = os.fork()
+    if child == 0:  # pragma: no cover (the child)
+        failures.fail("a")
+        os._exit(0)
+    os.waitpid(child, 0)
+    assert failures.locked("a") == 0
+    failures.fail("a")  # the third, in all
+    assert failures.locked("a") == COOL_DOWN
+    assert failures.anyone_failed()

@@ -16,20 +16,24 @@
   database at the scrape, in one short read (`SCRAPE_TIMEOUT_SECONDS`); when it does not
   answer, `accord_database_up` is 0 and the job counts are left out. (Accord has no
   outbox table yet: its depth is for when it has.)
+- `accord_worker_info{pid, jobs}`: 1, labelled with the process that answered the scrape
+  and whether it runs the job worker (`jobs` "1" or "0"): with `accord serve --workers
+  N`, each worker process answers for itself, and this says which one did.
 - `process_*` (CPU, memory, open files) and `python_info`, from prometheus_client.
 
 Counting a request costs two dict lookups, a bisection and three additions, on the
 event loop's thread, into plain dicts that a scrape (on the same thread) turns into
 metric families; prometheus_client's own Counter and Histogram, with their label lookups
 and a lock per increment, cost a point read three times as much. Several worker
-processes (not built yet) would each count their own requests: `observe` would then
-count into prometheus_client's Counter and Histogram in its multiprocess mode (their
-values in files under `PROMETHEUS_MULTIPROC_DIR`, read by a `MultiProcessCollector` in
-`scrape`; the pool's gauges marked per process), and nothing outside this module would
-change.
+processes (`accord serve --workers N`) each count their own requests, and a scrape
+shows those of the process that answered it (`accord_worker_info` names it); summing
+them would take prometheus_client's multiprocess mode (values in files under
+`PROMETHEUS_MULTIPROC_DIR`, read by a `MultiProcessCollector` in `scrape`), and nothing
+outside this module would change.
 """
 
 import asyncio
+import os
 from bisect import bisect_left
 from collections.abc import Iterator
 
@@ -89,12 +93,19 @@ _Key = tuple[str, str, str]
 class Metrics:
     """One app's metrics, over its `database`."""
 
-    def __init__(self, database: Database, *, scrape_timeout: float = SCRAPE_TIMEOUT_SECONDS):
+    def __init__(
+        self,
+        database: Database,
+        *,
+        runs_jobs: bool = False,
+        scrape_timeout: float = SCRAPE_TIMEOUT_SECONDS,
+    ):
         self.registry = CollectorRegistry()
         self.requests = RequestCounts()
         self.database = DatabaseGauges(database, scrape_timeout)
         self.registry.register(self.requests)
         self.registry.register(self.database)
+        self.registry.register(Worker(runs_jobs))
         ProcessCollector(registry=self.registry)
         PlatformCollector(registry=self.registry)
 
@@ -225,6 +236,22 @@ class DatabaseGauges(Collector):
 
     def describe(self) -> Iterator[Metric]:
         return iter(())  # what it yields depends on the pool and the database's answer
+
+
+class Worker(Collector):
+    """Which process answered the scrape, and whether it runs the job worker."""
+
+    def __init__(self, runs_jobs: bool) -> None:
+        self.jobs = "1" if runs_jobs else "0"
+
+    def collect(self) -> Iterator[Metric]:
+        family = GaugeMetricFamily(
+            "accord_worker_info",
+            "1, labelled with the process that answered and whether it runs the job worker.",
+            labels=["pid", "jobs"],
+        )
+        family.add_metric([str(os.getpid()), self.jobs], 1)
+        yield family
 
 
 def _gauge(name: str, documentation: str, value: float) -> GaugeMetricFamily:

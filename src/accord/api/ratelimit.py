@@ -12,20 +12,25 @@ kept). A token gets its own bucket only once the API has answered it with a succ
 a 401; until then, like requests without a token, it draws on the bucket of the client
 address, so inventing tokens does not escape the limit.
 
-The buckets live in the process: each process limits on its own, so N processes behind
-a load balancer allow up to N times the rate.
+The buckets live in the process (`TokenBuckets`), or, when `accord serve --workers N`
+runs several processes, in memory the supervisor shares with them all
+(`SharedBuckets`): a limit of N a minute is N a minute across the workers. Several
+servers behind a load balancer still limit each on its own.
 """
 
 import hashlib
 import math
+import struct
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from accord.api.problems import problem
+from accord.services.shared_memory import SharedTable, digest
 from accord.services.throttle import FailureThrottle, address_key
 
 MAX_KEYS = 100_000
@@ -50,6 +55,25 @@ class Decision:
     """Seconds until the next request would be allowed (0: now)."""
 
 
+class Buckets(Protocol):
+    burst: int
+    per_second: float
+
+    def take(self, key: str) -> Decision:
+        """Take a token from `key`'s bucket if it has one; what the bucket says then."""
+        ...
+
+
+def _decision(tokens: float, allowed: bool, burst: int, per_second: float) -> Decision:
+    """What a bucket holding `tokens` (after the request's was taken, if `allowed`) says."""
+    return Decision(
+        allowed=allowed,
+        remaining=math.floor(tokens),
+        reset=math.ceil((burst - tokens) / per_second),
+        retry_after=0 if allowed else max(1, math.ceil((1 - tokens) / per_second)),
+    )
+
+
 class TokenBuckets:
     """Buckets of `burst` tokens refilled at `per_minute`, by key, least recently used first."""
 
@@ -65,13 +89,7 @@ class TokenBuckets:
         allowed = bucket.tokens >= 1
         if allowed:
             bucket.tokens -= 1
-        missing = self.burst - bucket.tokens
-        return Decision(
-            allowed=allowed,
-            remaining=math.floor(bucket.tokens),
-            reset=math.ceil(missing / self.per_second),
-            retry_after=0 if allowed else max(1, math.ceil((1 - bucket.tokens) / self.per_second)),
-        )
+        return _decision(bucket.tokens, allowed, self.burst, self.per_second)
 
     def _refilled(self, key: str, now: float) -> Bucket:
         bucket = self.buckets.get(key)
@@ -95,6 +113,53 @@ class TokenBuckets:
             del self.buckets[key]
 
 
+SHARED_SLOTS = 1 << 16
+"""Buckets `SharedBuckets` holds (24 bytes each: 1.5 MiB)."""
+_BUCKET = struct.Struct("<Qdd")
+"""A shared bucket: its key's digest (0: a free slot), its tokens, when they were counted."""
+
+
+class SharedBuckets:
+    """Buckets of `burst` tokens refilled at `per_minute`, by key, in memory shared with
+    every process forked after it was made (`shared_memory`): a limit of N a minute is N
+    in all of them. A key without a bucket takes a free slot, or one whose bucket is full
+    again (the same as a new one), or the longest idle. `time.monotonic` is the system's
+    monotonic clock, the same in every process."""
+
+    def __init__(
+        self,
+        per_minute: int,
+        burst: int,
+        *,
+        slots: int = SHARED_SLOTS,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.burst = burst
+        self.per_second = per_minute / 60
+        self.clock = clock
+        self.table = SharedTable(_BUCKET, slots)
+
+    def close(self) -> None:
+        self.table.close()
+
+    def take(self, key: str) -> Decision:
+        held_by = digest(key)
+        with self.table:
+            now = self.clock()
+            full_after = self.burst / self.per_second
+            offset, found = self.table.find(
+                held_by, lambda slot: -math.inf if now - slot[2] >= full_after else slot[2]
+            )
+            tokens = float(self.burst)
+            if found is not None:
+                tokens = min(self.burst, found[1] + (now - found[2]) * self.per_second)
+            allowed = tokens >= 1
+            if allowed:
+                tokens -= 1
+            self.table.write(offset, held_by, tokens, now)
+        return _decision(tokens, allowed, self.burst, self.per_second)
+
+
 class RateLimit:
     """ASGI middleware: the limit on every path under `prefix` except the `exempt` ones."""
 
@@ -107,11 +172,12 @@ class RateLimit:
         prefix: str,
         exempt: Sequence[str] = (),
         clock: Callable[[], float] = time.monotonic,
+        buckets: Buckets | None = None,
     ) -> None:
         self.app = app
         self.prefix = prefix
         self.exempt = tuple(exempt)
-        self.buckets = TokenBuckets(per_minute, burst or per_minute, clock)
+        self.buckets = buckets or TokenBuckets(per_minute, burst or per_minute, clock)
         self.policy = f"{self.buckets.burst};w={math.ceil(self.buckets.burst * 60 / per_minute)}"
         self.accepted: OrderedDict[str, None] = OrderedDict()
         """Keys of the tokens the API accepted lately."""

@@ -28,6 +28,8 @@ HOUSEKEEPING_SECONDS = 3600
 OUTBOX_BATCHES = 10
 """Outbox batches delivered in a row (over one connection to Jira) before the worker
 looks for jobs again."""
+STOP_SECONDS = 10.0
+"""How long `stop` waits for a job that runs before it hands the job back to the queue."""
 LEASE_SECONDS = 30.0
 """How long a claimed job is this worker's without a heartbeat: a job whose worker died
 is taken up again this long after its last heartbeat, at the latest."""
@@ -64,14 +66,36 @@ class JobWorker:
         # Who holds a lease: this process's worker, told apart from any other's.
         self.owner = f"{os.getpid()}-{secrets.token_hex(8)}"
         self._stop = threading.Event()
+        self._running: sync.Job | None = None
+        """The job this worker runs now, if any."""
         self._thread = threading.Thread(target=self._loop, name="accord-jobs", daemon=True)
 
     def start(self) -> None:
         self._thread.start()
 
-    def stop(self) -> None:
+    def stop(self, timeout: float = STOP_SECONDS) -> None:
+        """Stop looking for work; wait up to `timeout` for a job that runs, then hand it
+        back to the queue (the next worker to look takes it up at once, not once its
+        lease has run out)."""
         self._stop.set()
-        self._thread.join(timeout=10)
+        if self._thread.is_alive():
+            self._thread.join(timeout=timeout)
+        job = self._running
+        if job is None or not self._thread.is_alive():
+            return
+        try:
+            released = run(
+                self.database,
+                lambda tx: sync.release_job(tx, job, owner=self.owner),
+                write=True,
+            )
+        except Exception:
+            _log.exception(
+                "job %s (%s) could not be handed back; its lease ends it", job.id, job.kind
+            )
+            return
+        if released:
+            _log.warning("job %s (%s) handed back to the queue: the server stops", job.id, job.kind)
 
     @property
     def alive(self) -> bool:
@@ -152,8 +176,12 @@ class JobWorker:
         )
         if job is None:
             return False
-        with self._heartbeat(job):
-            failure = self._run(job, fetched, synced)
+        self._running = job
+        try:
+            with self._heartbeat(job):
+                failure = self._run(job, fetched, synced)
+        finally:
+            self._running = None
         if failure is not None and not run(
             self.database,
             lambda tx: sync.fail_job(tx, job, owner=self.owner, detail=failure),

@@ -111,7 +111,7 @@ async def _handle(
         return _json(failure("Request too large"))
     key = _header(scope, b"x-api-key") or params.get("apiKey")
     caller = (auth.hash_api_key(key) if key else None, address_key(scope.get("client")))
-    if context.throttle.failures:  # else nobody failed lately: nothing is locked
+    if context.throttle.anyone_failed():  # else nothing is locked
         refusal = _throttled(context.throttle, caller, params.get("userName"))
         if refusal:
             return _json(failure(refusal))

@@ -76,6 +76,12 @@ def run_job(
     return detail
 
 
+def release_job(tx: Transaction, job: Job, *, owner: str) -> bool:
+    """Hand `owner`'s job back to the queue for the next worker; False if it no longer
+    held it."""
+    return store.release(tx.connection, job.id, owner=owner)
+
+
 def fail_job(tx: Transaction, job: Job, *, owner: str, detail: str) -> bool:
     """End `owner`'s job as failed with `detail`; False if it no longer held it."""
     return store.finish(tx.connection, job.id, owner=owner, ok=False, detail=detail, at=now())

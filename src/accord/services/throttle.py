@@ -15,11 +15,17 @@ Safe to call from worker threads: changes take a lock; lookups are single dict r
 """
 
 import math
+import mmap
+import struct
 import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Hashable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
+from typing import Any
+
+from accord.services.shared_memory import Fields, SharedTable, digest
 
 WINDOW = 60.0
 """Seconds from a key's first failure in which its failures are counted together."""
@@ -48,7 +54,11 @@ class FailureThrottle:
         self.failures: OrderedDict[str, _Failures] = OrderedDict()
         self.vouched: dict[Hashable, None] = {}
         """Credentials seen to succeed, oldest first."""
-        self._lock = threading.Lock()
+        self._lock: AbstractContextManager[Any] = threading.Lock()
+
+    def anyone_failed(self) -> bool:
+        """Whether a key failed lately (False: nothing is locked, nothing need be looked up)."""
+        return bool(self.failures)
 
     def locked(self, key: str) -> int:
         """Whole seconds until `key` may be tried again; 0 when it may be tried now."""
@@ -117,6 +127,78 @@ class FailureThrottle:
             if not idle and len(self.failures) < MAX_KEYS:
                 return
             del self.failures[key]
+
+
+SHARED_SLOTS = 1 << 16
+"""Keys `SharedFailureThrottle` counts at most (32 bytes each: 2 MiB)."""
+_COUNT = struct.Struct("<Qddd")
+"""A shared count: its key's digest (0: free), when its window began, its failures, and
+until when it is locked."""
+_LAST = struct.Struct("<d")
+
+
+class SharedFailureThrottle(FailureThrottle):
+    """The failures counted in memory shared with every process forked after it was made
+    (`shared_memory`): a limit of N a minute is N across the workers. The credentials seen
+    to succeed stay each process's own (a credential is vouched for in a worker once it
+    succeeded there). A key without a count takes a free slot, one whose minute is over
+    and that is not locked, or the one that began counting longest ago."""
+
+    def __init__(
+        self,
+        per_minute: int,
+        *,
+        slots: int = SHARED_SLOTS,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        super().__init__(per_minute, clock=clock)
+        self.table = SharedTable(_COUNT, slots)
+        self._lock = self.table  # the counts are every worker's: so is their lock
+        # When a key last failed, in every process: the usual request (nobody failed
+        # lately) reads these 8 bytes alone, without the lock.
+        self.last_failure = mmap.mmap(-1, _LAST.size)
+        _LAST.pack_into(self.last_failure, 0, -math.inf)
+
+    def close(self) -> None:
+        self.table.close()
+        self.last_failure.close()
+
+    def anyone_failed(self) -> bool:
+        (last,) = _LAST.unpack_from(self.last_failure, 0)
+        return bool(self.clock() - last < max(WINDOW, COOL_DOWN))
+
+    def locked(self, key: str) -> int:
+        if not self.anyone_failed():
+            return 0
+        with self.table:
+            _, found = self.table.find(digest(_bounded(key)), self._idle_since)
+        if found is None:
+            return 0
+        left = found[3] - self.clock()
+        return math.ceil(left) if left > 0 else 0
+
+    def _fail(self, key: str, now: float) -> None:
+        """Count one failure of `key` (holding the table's lock: `fail` takes `_lock`)."""
+        self._count(digest(key), now)
+        _LAST.pack_into(self.last_failure, 0, now)
+
+    def _count(self, key: int, now: float) -> None:
+        offset, found = self.table.find(key, lambda fields: self._idle_since(fields, now))
+        first, count, locked_until = (now, 0.0, 0.0) if found is None else found[1:]
+        if locked_until > now:
+            return  # locked already: the cool-down runs from the lock, not the last try
+        if now - first >= WINDOW:
+            first, count = now, 0.0
+        count += 1
+        if count >= self.limit:
+            locked_until = now + COOL_DOWN
+            first, count = locked_until - WINDOW, 0.0  # counted afresh once the lock is over
+        self.table.write(offset, key, first, count, locked_until)
+
+    def _idle_since(self, fields: Fields, now: float | None = None) -> float:
+        _, first, _, locked_until = fields
+        now = self.clock() if now is None else now
+        return -math.inf if locked_until <= now and now - first >= WINDOW else first
 
 
 def address_key(client: tuple[str, int] | None) -> str:

@@ -142,6 +142,22 @@ def renew(connection: sa.Connection, job_id: int, *, owner: str, until: datetime
     return held.rowcount == 1
 
 
+def release(connection: sa.Connection, job_id: int, *, owner: str) -> bool:
+    """Hand `owner`'s running job back to the queue, its attempt not counted (its worker
+    is stopping, not dying); False (and nothing changed) if it no longer holds it."""
+    released = connection.execute(
+        sa.update(t.jobs)
+        .where(_J.id == job_id, _J.status == "running", _J.lease_owner == owner)
+        .values(
+            status="queued",
+            lease_owner=None,
+            lease_expires_at=None,
+            attempts=_J.attempts - 1,  # the claim counted it
+        )
+    )
+    return released.rowcount == 1
+
+
 def finish(
     connection: sa.Connection, job_id: int, *, owner: str, ok: bool, detail: str, at: datetime
 ) -> bool:

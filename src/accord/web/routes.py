@@ -56,8 +56,15 @@ def routes() -> list[BaseRoute]:
     ]
 
 
-def install(app: Starlette, database: Database, settings: Settings) -> None:
-    """The web UI's routes at the end of `app`'s (the APIs' paths are matched first)."""
-    app.state.web = WebContext(database, FailureThrottle(settings.sign_in_failure_limit))
+def install(
+    app: Starlette,
+    database: Database,
+    settings: Settings,
+    sign_ins: FailureThrottle | None = None,
+) -> None:
+    """The web UI's routes at the end of `app`'s (the APIs' paths are matched first); the
+    failed sign-ins counted in `sign_ins` (None: a throttle of this app's own)."""
+    throttle = sign_ins or FailureThrottle(settings.sign_in_failure_limit)
+    app.state.web = WebContext(database, throttle)
     app.state.settings = settings
     app.router.routes.extend(routes())
