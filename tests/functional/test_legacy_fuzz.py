@@ -9,6 +9,7 @@ Parameters are drawn partly from the real ones (commands, field codes and names,
 bytes, percent-encoded or sent raw.
 """
 
+import functools
 import string
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -22,7 +23,15 @@ from hypothesis import strategies as st
 
 from accord.services.transactions import open_database
 from tests.functional.test_legacy_bad_input import Rows
-from tests.support import API_PATH, KEY, InProcessServer, Templates, custom_field, settings_for
+from tests.support import (
+    API_PATH,
+    KEY,
+    InProcessServer,
+    Templates,
+    custom_field,
+    dump,
+    settings_for,
+)
 
 COMMANDS = [
     "getcompanies",
@@ -353,7 +362,7 @@ def target(templates: Templates) -> Iterator[Target]:
             InProcessServer(settings_for(url), database) as served,
             served.client() as client,
         ):
-            yield Target(client, Rows(database), codes)
+            yield Target(client, functools.partial(dump, database), codes)
         database.dispose()
 
 
