@@ -20,6 +20,12 @@ CLI = Actor.system("cli")
 CSV, XLSX = "csv", "xlsx"
 
 
+FormatOption = Annotated[
+    str | None, typer.Option("--format", help="csv or xlsx (default: FILE's suffix, else csv).")
+]
+"""The file format option, the same for export and import."""
+
+
 def export(
     directory: Annotated[str, typer.Argument(help="Code or display name of the directory.")],
     file: Annotated[
@@ -36,10 +42,7 @@ def export(
         bool,
         typer.Option("--raw", help="CSV: no ' before cells starting with = + - @ (for re-import)."),
     ] = False,
-    format: Annotated[
-        str | None,
-        typer.Option("--format", help="csv or xlsx (default: FILE's suffix, else csv)."),
-    ] = None,
+    format: FormatOption = None,
 ) -> None:
     """Export a directory's entries (or those FILTER selects) as CSV (UTF-8, RFC 4180) or
     XLSX (one worksheet, every cell a string).

@@ -14,7 +14,7 @@ from typing import Annotated, TextIO
 
 import typer
 
-from accord.cli_export import XLSX, database_from_env, fail, format_of
+from accord.cli_export import XLSX, FormatOption, database_from_env, fail, format_of
 from accord.domain.errors import AccordError
 from accord.domain.users import Actor
 from accord.services import imports, migrations, spreadsheets
@@ -63,10 +63,7 @@ def import_(
     ignore_unknown: Annotated[
         bool, typer.Option("--ignore-unknown", help="Leave out columns that name no field.")
     ] = False,
-    format: Annotated[
-        str | None,
-        typer.Option("--format", help="csv or xlsx (default: FILE's suffix, else csv)."),
-    ] = None,
+    format: FormatOption = None,
 ) -> None:
     """Import a CSV file's or XLSX workbook's (first worksheet's) rows into a directory
     (values as `accord export` writes them).

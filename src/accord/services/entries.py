@@ -144,14 +144,22 @@ def with_contacts(tx: Transaction, directory: Directory, entry: Entry) -> Entry:
 def _ask_contacts(
     tx: Transaction, directory: Directory, entries: Sequence[Entry], request: NameRequest
 ) -> None:
-    # Only a company has contacts (a Contacts field elsewhere, made before that was
-    # refused, would list the contacts of the company with the same id).
-    if directory.code == COMPANIES and any(
+    link = contacts_link(tx, directory)
+    if link is not None:
+        request.contacts_field = link.id
+        request.contacts_of.update(e.id for e in entries)
+
+
+def contacts_link(tx: Transaction, directory: Directory) -> Field | None:
+    """The link field whose holders `directory`'s Contacts field lists (a contact's
+    company), None if it has none. Only a company has contacts (a Contacts field
+    elsewhere, made before that was refused, would list those of the company with the
+    same id)."""
+    if directory.code != COMPANIES or not any(
         f.type is FieldType.CONTACTS for f in tx.schema.fields_of(directory)
     ):
-        contacts_directory = tx.schema.directory_by_code(CONTACTS)
-        request.contacts_field = tx.schema.field(contacts_directory, "contact_company").id
-        request.contacts_of.update(e.id for e in entries)
+        return None
+    return tx.schema.field(tx.schema.directory_by_code(CONTACTS), "contact_company")
 
 
 _NAMING_TYPES = frozenset({FieldType.CREATOR, FieldType.LINK, FieldType.USER, FieldType.GROUP})

@@ -14,7 +14,7 @@ from accord.domain.entries import MAX_ID, Entry, EntryRef
 from accord.domain.errors import AccordError, EntryNotFound, InvalidFields, StaleVersion
 from accord.domain.filters import parse_filter
 from accord.domain.rights import Action
-from accord.domain.schema import CONTACTS, Directory, Field, Schema
+from accord.domain.schema import Directory, Field, Schema
 from accord.services import entries, listings
 from accord.services.listings import ListQuery
 from accord.services.sessions import WebSession
@@ -115,10 +115,10 @@ def _related(
     entries naming this one (a company's transactions, a contact's deals). A company's
     contacts are left out: its Contacts field lists them already."""
     found = []
+    shown_already = entries.contacts_link(tx, directory)
     for f in tx.schema.link_fields_to(directory):
         other = tx.schema.directory(f.directory_id)
-        shown_already = other.code == CONTACTS and f.code == "contact_company"
-        if shown_already or not session.actor.rights.can(Action.VIEW, other):
+        if f == shown_already or not session.actor.rights.can(Action.VIEW, other):
             continue
         condition = f"{f.code} eq {entry.id}"
         query = ListQuery(filter=parse_filter(condition), limit=RELATED_SHOWN)
